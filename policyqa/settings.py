@@ -1,0 +1,49 @@
+"""One settings object. Every field can be set by an environment variable POLICYQA_<NAME>."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Nothing at run time may reach a model hub or telemetry endpoint.
+for _var, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                     ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false"),
+                     ("GRADIO_ANALYTICS_ENABLED", "False")):
+    os.environ.setdefault(_var, _value)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_store() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "policyqa" / "store"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore")
+
+    store: Path = Field(default_factory=_default_store,
+                        description="Data directory of the Chroma store (POLICYQA_STORE).")
+    corpus: Path = Field(default=ROOT / "corpus",
+                         description="Folder of the default policies ingested by `serve` on a cold start.")
+    model: str = Field(default="all-MiniLM-L6-v2",
+                       description="Embedding model: a name from ingest.embedding.MODELS or a local folder.")
+    backend: str = Field(default="onnx-int8",
+                         description="Embedding runtime: 'onnx-int8' (exported and quantised on first use) or 'torch'.")
+    llm: str = Field(default="",
+                     description="Optional LangChain chat model for writing answers, e.g. 'ollama:llama3.1'. Empty: no LLM.")
+    llm_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible endpoint for the LLM.")
+    llm_timeout: float = Field(default=20.0, description="Seconds before the LLM writer gives up and the default answerer is used.")
+    max_question_chars: int = Field(default=2000, description="Longest question accepted.")
+    admin_token: str = Field(default="", description="Token that allows uploading policies in the desk. Empty: uploads are off.")
+    frame_ancestors: str = Field(default="*",
+                                 description="Origins allowed to frame the widget (CSP frame-ancestors), space separated.")
+    queue_concurrency: int = Field(default=8, description="Gradio queue: answers computed at once.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Answering: hybrid retrieval, evidence selection, grounded answers with citations."""

@@ -1,0 +1,80 @@
+"""Turn ranked hits into an Answer whose every statement is a cited, verbatim quote.
+
+The default answerer writes no claims of its own: it says which policy it is reading, quotes
+the sentences that cleared the bar, each with its marker, or says plainly that the policy does
+not address the question and lists the closest clauses as related."""
+from __future__ import annotations
+
+from ingest.store import PolicyRecord
+from qa.types import Answer, Citation, Hit
+
+MAX_CITED = 3  # quotes an answer relies on
+MAX_SHOWN = 5  # citations returned in all, the rest as related
+KEEP_RATIO = 0.6  # a further quote must score at least this share of the best one
+
+
+def select(hits: list[Hit], bar: float) -> tuple[list[Hit], list[Hit]]:
+    """Split ranked hits into (relied on, related). Nothing is relied on below the bar."""
+    if not hits or hits[0].score < bar:
+        return [], hits[:MAX_SHOWN]
+    top = hits[0].score
+    cited = [h for h in hits[:MAX_CITED] if h.score >= bar and h.score >= KEEP_RATIO * top]
+    rest = [h for h in hits if h not in cited]
+    return cited, rest[: MAX_SHOWN - len(cited)]
+
+
+def citation(n: int, hit: Hit, rec: PolicyRecord, related: bool) -> Citation:
+    return Citation(n=n, policy=hit.policy, policy_name=rec.meta.name, quote=hit.text,
+                    section=hit.section, score=hit.score, start=hit.start, end=hit.end,
+                    last_updated=rec.meta.last_updated, unit_id=hit.unit_id, related=related,
+                    page=hit.page)
+
+
+def quote_lines(cites: list[Citation]) -> str:
+    return "\n".join(f"- “{c.quote}” [{c.n}]" for c in cites)
+
+
+def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float) -> Answer:
+    """The answer for one policy."""
+    cited, related = select(hits, bar)
+    cites = [citation(i, h, rec, False) for i, h in enumerate(cited, 1)]
+    rel = [citation(i, h, rec, True) for i, h in enumerate(related, len(cites) + 1)]
+    name = rec.meta.name
+    if cites:
+        text = f"The {name} privacy policy says:\n{quote_lines(cites)}"
+    else:
+        text = f"The {name} privacy policy does not address this."
+        if rel:
+            text += f"\nThe closest related clauses, which do not answer it:\n{quote_lines(rel)}"
+    return Answer(question=question, answer=text, answerable=bool(cites),
+                  citations=tuple(cites + rel), policy=rec.meta.policy,
+                  policies=(rec.meta.policy,) if cites else ())
+
+
+def compose_across(question: str, per_policy: dict[str, list[Hit]],
+                   records: dict[str, PolicyRecord], bar: float) -> Answer:
+    """The answer across all policies: one paragraph for each policy that addresses it."""
+    blocks, cites, silent = [], [], []
+    ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
+    for pid, hits in ranked:
+        cited, _ = select(hits, bar)
+        if not cited:
+            silent.append(records[pid].meta.name)
+            continue
+        mine = [citation(len(cites) + i, h, records[pid], False) for i, h in enumerate(cited, 1)]
+        cites += mine
+        blocks.append(f"{records[pid].meta.name}:\n{quote_lines(mine)}")
+    addressed = tuple(c.policy for c in cites if c.n == 1 or c.policy != cites[c.n - 2].policy)
+    if not cites:
+        best = [h for _, hits in ranked for h in hits[:1]]
+        best.sort(key=lambda h: -h.score)
+        rel = [citation(i, h, records[h.policy], True) for i, h in enumerate(best[:MAX_SHOWN], 1)]
+        text = "None of the policies addresses this."
+        if rel:
+            text += f"\nThe closest related clauses, which do not answer it:\n{quote_lines(rel)}"
+        return Answer(question=question, answer=text, answerable=False, citations=tuple(rel))
+    text = f"{len(addressed)} of {len(per_policy)} policies address this.\n\n" + "\n\n".join(blocks)
+    if silent:
+        text += "\n\nNot addressed by: " + ", ".join(silent) + "."
+    return Answer(question=question, answer=text, answerable=True, citations=tuple(cites),
+                  policies=addressed)

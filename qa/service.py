@@ -1,0 +1,139 @@
+"""The single entry point for answers: `Assistant.answer(question, policy=None) -> Answer`.
+
+An Assistant holds the resources (the store, the embedding model, the per-policy indexes) and
+is shared by the CLI, the REST API, the chat, the desk and the widget."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from ingest.embedding import Embedder, get_embedder
+from ingest.store import PolicyRecord, Store
+from qa import compose, rank
+from qa.errors import QuestionError, UnknownPolicy
+from qa.index import PolicyIndex
+from qa.types import Answer, Hit
+
+DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
+POOL = 30  # units per policy that reach evidence selection
+
+
+class Assistant:
+    def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
+                 backend: str = "onnx-int8", writer=None, bar: float | None = None,
+                 max_question_chars: int = 2000):
+        self.store = store
+        self._embedder = embedder
+        self._model, self._backend = model, backend
+        self.writer = writer
+        self.bar = bar if bar is not None else (rank.load_model() or {}).get("bar", DEFAULT_BAR)
+        self.max_question_chars = max_question_chars
+        self._lock = threading.Lock()
+        self._indexes: dict[str, PolicyIndex] = {}
+        self._rows_id = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self._model, self._backend)
+        return self._embedder
+
+    # ------------------------------------------------------------ resources
+    def indexes(self) -> dict[str, PolicyIndex]:
+        rows = self.store.rows()
+        with self._lock:
+            if rows is not self._rows_id:
+                self._indexes = {pid: PolicyIndex.build(r) for pid, r in rows.items()}
+                self._rows_id = rows
+            return self._indexes
+
+    def policies(self) -> dict[str, PolicyRecord]:
+        return self.store.policies()
+
+    def check_question(self, question: str) -> str:
+        q = " ".join((question or "").split())
+        if not q:
+            raise QuestionError("The question is empty; ask something about a privacy policy.")
+        if len(q) > self.max_question_chars:
+            raise QuestionError(f"The question is {len(q)} characters long; the limit is "
+                                f"{self.max_question_chars}. Ask a shorter question.", too_long=True)
+        return q
+
+    def scope(self, policy: str | None) -> list[str]:
+        idx = self.indexes()
+        if policy is None:
+            return sorted(idx)
+        if policy not in idx:
+            known = ", ".join(sorted(idx)) or "none: ingest some first"
+            raise UnknownPolicy(f"Unknown policy {policy!r}. Known policies: {known}.")
+        return [policy]
+
+    # ------------------------------------------------------------ retrieval
+    def ranked(self, question: str, policy: str, qvec: np.ndarray, k: int = POOL) -> list[Hit]:
+        """The best k units of one policy for the question, best first, scored in [0, 1]."""
+        pidx = self.indexes()[policy]
+        if not pidx.units:
+            return []
+        dense = pidx.dense(qvec)
+        bm25 = pidx.bm25.scores(question)
+        scores = rank.score(rank.features(pidx, dense, bm25))
+        scores = np.where([u.kind == "heading" for u in pidx.units], scores * 0.5, scores)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [_hit(pidx, int(i), float(scores[i]), float(dense[i]), float(bm25[i])) for i in top]
+
+    def search(self, query: str, policy: str | None = None, section: str | None = None,
+               k: int = 20) -> list[Hit]:
+        """Clauses across policies for the desk: best first, optionally within one section."""
+        q = self.check_question(query)
+        qvec = self.embedder.embed_query(q)
+        hits = [h for p in self.scope(policy) for h in self.ranked(q, p, qvec, k=200)]
+        if section:
+            hits = [h for h in hits if section.lower() in h.section.lower()]
+        return sorted(hits, key=lambda h: -h.score)[:k]
+
+    # ------------------------------------------------------------ answers
+    def answer(self, question: str, policy: str | None = None, *, id: str | None = None) -> Answer:
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        pids = self.scope(policy)
+        qvec = self.embedder.embed_query(q)
+        per_policy = {p: self.ranked(q, p, qvec) for p in pids}
+        t1 = time.perf_counter()
+        records = self.policies()
+        if policy is None:
+            ans = compose.compose_across(q, per_policy, records, self.bar)
+        else:
+            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar)
+        t2 = time.perf_counter()
+        if self.writer is not None and ans.answerable:
+            ans = self.writer.rewrite(ans)
+        t3 = time.perf_counter()
+        timings = {"retrieve": (t1 - t0) * 1000, "compose": (t2 - t1) * 1000,
+                   "write": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
+        return replace(ans, question=question, policy=policy, id=id, timings=timings)
+
+    def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
+        """One answer per policy, for the desk's comparison table."""
+        return [self.answer(question, p) for p in (policies or self.scope(None))]
+
+
+def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:
+    u = pidx.units[i]
+    return Hit(unit_id=pidx.ids[i], policy=pidx.policy, text=u.text, section=u.section_path,
+               order=u.order, start=u.start, end=u.end, score=score, dense=dense, lexical=bm25,
+               page=u.page)
+
+
+@lru_cache(maxsize=4)
+def assistant_for(store_path: str, model: str, backend: str) -> Assistant:
+    """One Assistant per store per process."""
+    from ingest.pipeline import open_store
+    from policyqa.settings import get_settings
+
+    s = get_settings()
+    return Assistant(open_store(store_path, model, backend), model=model, backend=backend,
+                     max_question_chars=s.max_question_chars)
