@@ -82,7 +82,8 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
             doc = load(path)
             meta = policy_meta(doc, manifests[parent].get(pid, {}))
             old = known.get(pid)
-            if old and old.version == text_version(doc.text) and old.meta.to_dict() == meta.to_dict():
+            if (old and old.version == text_version(doc.text) and old.meta.to_dict() == meta.to_dict()
+                    and old.path == str(path.resolve())):
                 report.unchanged.append(pid)
                 continue
             units = segment(doc)
@@ -92,7 +93,8 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
             cached = store.cached_vectors(pid) if old else {}
             vectors, fresh = _vectors(units, cached, embedder)
             store.put(meta, doc.text, units, vectors,
-                      [(" > ".join(s.title for s in path_), start) for path_, start in _section_paths(doc)])
+                      [(" > ".join(s.title for s in path_), start) for path_, start in _section_paths(doc)],
+                      path=str(path.resolve()))
             report.embedded += fresh
             (report.updated if old else report.added).append(pid)
         except IngestError as exc:
@@ -101,8 +103,7 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
             report.failed.append({"path": str(path), "error": f"{path}: {type(exc).__name__}: {exc}"})
     for folder in {f.resolve() for _, f in files if f is not None}:
         for pid, rec in store.policies().items():
-            src = Path(rec.meta.source) if rec.meta.source else None
-            if src and src.parent == folder and pid not in seen:
+            if rec.path and Path(rec.path).parent == folder and pid not in seen:
                 store.remove(pid)
                 report.removed.append(pid)
     report.units = sum(r.units for r in store.policies().values())

@@ -55,6 +55,7 @@ class PolicyRecord:
     units: int
     chars: int
     sections: tuple[tuple[str, int], ...] = ()  # (section path, start offset)
+    path: str = ""  # the file it was last ingested from
 
     def to_dict(self) -> dict:
         return {**self.meta.to_dict(), "version": self.version, "units": self.units, "chars": self.chars}
@@ -155,9 +156,11 @@ class Store:
     def policies(self) -> dict[str, PolicyRecord]:
         out = {}
         for pid, rec in sorted(self._catalog()["policies"].items()):
-            meta = PolicyMeta(**{k: rec["meta"][k] for k in ("policy", "name", "last_updated", "language", "source")})
+            fields = ("policy", "name", "last_updated", "language", "source")
+            meta = PolicyMeta(**{k: rec["meta"][k] for k in fields},
+                              extra={k: v for k, v in rec["meta"].items() if k not in fields})
             out[pid] = PolicyRecord(meta, rec["version"], rec["units"], rec["chars"],
-                                    tuple(tuple(s) for s in rec.get("sections", ())))
+                                    tuple(tuple(s) for s in rec.get("sections", ())), rec.get("path", ""))
         return out
 
     def policy(self, policy: str) -> PolicyRecord:
@@ -225,7 +228,7 @@ class Store:
         return {m["chash"]: np.asarray(e, dtype=np.float32) for m, e in zip(got["metadatas"], got["embeddings"])}
 
     def put(self, meta: PolicyMeta, text: str, units: list[Unit], vectors: np.ndarray,
-            sections: list[tuple[str, int]] = ()) -> str:
+            sections: list[tuple[str, int]] = (), path: str = "") -> str:
         """Make (text, units) the active version of meta.policy. Returns its version."""
         version = text_version(text)
         policy = meta.policy
@@ -245,7 +248,7 @@ class Store:
             (texts / f"{policy}@{version}.txt").write_text(text, "utf-8")
             catalog["policies"][policy] = {
                 "meta": meta.to_dict(), "version": version, "units": len(units), "chars": len(text),
-                "sections": [list(s) for s in sections]}
+                "sections": [list(s) for s in sections], "path": path}
             self._write_catalog(catalog)
             if old and old != version:
                 self._drop_version(policy, old)

@@ -1,5 +1,12 @@
-"""The in-memory search index of each policy: its units, their vectors (from the store) and a
-BM25 index over the same units. Rebuilt when the store's catalog changes."""
+"""The in-memory search index of each policy: its units, their vectors (from the store), a BM25
+index over the same units, and two derived vector sets the ranker uses. Rebuilt when the
+store's catalog changes.
+
+- `window`: each unit's vector averaged with its neighbours' (same section), so a sentence
+  that only makes sense with the one before it ("This includes your IP address.") is found.
+- `section`: the mean vector of the unit's section, so a unit under the section that is about
+  the question ranks above a look-alike sentence elsewhere.
+Both are computed from the stored vectors at build time: no extra embedding."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +17,34 @@ from ingest.store import UnitRows
 from ingest.types import Unit
 from qa.lexical import BM25
 
+WINDOW = 1  # neighbours on each side in the window vector
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def window_vectors(units: list[Unit], vectors: np.ndarray, w: int = WINDOW) -> np.ndarray:
+    """Unit vector plus half-weighted neighbours within the same section, renormalised."""
+    out = vectors.astype(np.float32).copy()
+    for d in range(1, w + 1):
+        same = np.array([units[i].section == units[i - d].section for i in range(d, len(units))], bool)
+        out[d:][same] += 0.5 * vectors[:-d][same]
+        out[:-d][same] += 0.5 * vectors[d:][same]
+    return _unit(out) if len(units) else out
+
+
+def section_vectors(units: list[Unit], vectors: np.ndarray) -> np.ndarray:
+    """For every unit, the normalised mean vector of all units sharing its section path."""
+    keys = [u.section for u in units]
+    groups: dict[tuple, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    out = np.zeros_like(vectors, dtype=np.float32)
+    for idx in groups.values():
+        out[idx] = vectors[idx].mean(axis=0)
+    return _unit(out) if len(units) else out
+
 
 @dataclass(frozen=True)
 class PolicyIndex:
@@ -18,10 +53,18 @@ class PolicyIndex:
     ids: list[str]
     vectors: np.ndarray
     bm25: BM25
+    window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
+    section: np.ndarray  # (n, dim) section-mean vectors, see section_vectors
 
     @classmethod
     def build(cls, rows: UnitRows) -> "PolicyIndex":
-        return cls(rows.policy, rows.units, rows.ids, rows.vectors, BM25([u.context for u in rows.units]))
+        return cls.of(rows.policy, rows.units, rows.ids, rows.vectors)
+
+    @classmethod
+    def of(cls, policy: str, units: list[Unit], ids: list[str], vectors: np.ndarray) -> "PolicyIndex":
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
+        return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
+                   window_vectors(units, vectors), section_vectors(units, vectors))
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

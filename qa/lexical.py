@@ -1,10 +1,18 @@
 """BM25 over the units of one policy (bm25s), with English stopwords and a Snowball stemmer.
 
 Stemming lets "deleted" find "delete"; names ("Stripe", "kie.ai", "ByteDance") still match
-exactly because they are tokens like any other word."""
+exactly because they are tokens like any other word.
+
+Besides BM25 scores, the index answers "which query terms does each unit contain?" (a sparse
+unit x term matrix), so the ranker can see term coverage, and "which query terms does the
+policy not contain at all?" (out-of-vocabulary terms), a strong hint that a policy is silent
+on the question ("China" in a policy that never names it)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import sparse
 
 
 def _stemmer():
@@ -14,6 +22,16 @@ def _stemmer():
         return Stemmer.Stemmer("english")
     except ImportError:  # PyStemmer is a dependency; without it BM25 still works, unstemmed
         return None
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A question's distinct content terms, split into those the policy holds and those it lacks."""
+
+    ids: list[int]  # vocabulary ids of the terms the policy contains
+    idf: np.ndarray  # their inverse document frequencies (over the policy's units)
+    n_missing: int  # distinct terms no unit contains
+    missing_idf: float  # the idf such a term would get (it occurs in no unit)
 
 
 class BM25:
@@ -26,12 +44,46 @@ class BM25:
         self.retriever = bm25s.BM25()
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
         self.retriever.index(tokens, show_progress=False)
+        vocab = max(tokens.vocab.values(), default=-1) + 1
+        rows = [i for i, doc in enumerate(tokens.ids) for _ in doc]
+        cols = [t for doc in tokens.ids for t in doc]
+        m = sparse.csc_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
+                              shape=(self.n, max(vocab, 1)))
+        m.data[:] = 1.0  # presence, not counts (duplicates were summed)
+        self.presence = m  # (units, vocab): 1 where the unit contains the term
+        df = np.asarray(m.sum(axis=0)).ravel()
+        self.idf = np.log1p((self.n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.missing_idf = float(np.log1p((self.n + 0.5) / 0.5))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every unit for the query (0 where no query term occurs)."""
+    def terms(self, query: str) -> QueryTerms:
+        """The question's distinct stemmed content terms, as this policy's vocabulary sees them."""
         toks = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer,
                                     return_ids=False, show_progress=False)[0]
-        ids = self.retriever.get_tokens_ids(toks)
+        distinct = list(dict.fromkeys(t for t in toks if t))
+        vocab = self.retriever.vocab_dict
+        ids = [vocab[t] for t in distinct if t in vocab and vocab[t] < self.presence.shape[1]]
+        return QueryTerms(ids, self.idf[ids] if ids else np.zeros(0, np.float32),
+                          len(distinct) - len(ids), self.missing_idf)
+
+    def scores(self, query: str, terms: QueryTerms | None = None) -> np.ndarray:
+        """BM25 score of every unit for the query (0 where no query term occurs)."""
+        ids = (terms or self.terms(query)).ids
         if not ids or self.n == 0:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def coverage(self, terms: QueryTerms) -> tuple[np.ndarray, np.ndarray]:
+        """Per unit: the share of the question's terms it contains, plain and idf-weighted.
+        Terms the policy lacks count in the denominator, so they lower every unit's coverage."""
+        n_terms = len(terms.ids) + terms.n_missing
+        if n_terms == 0 or self.n == 0:
+            return np.zeros(self.n, np.float32), np.zeros(self.n, np.float32)
+        if terms.ids:
+            sub = self.presence[:, terms.ids]
+            plain = np.asarray(sub.sum(axis=1)).ravel()
+            weighted = np.asarray(sub @ terms.idf).ravel()
+        else:
+            plain = weighted = np.zeros(self.n, np.float32)
+        total_idf = float(terms.idf.sum()) + terms.n_missing * terms.missing_idf
+        return ((plain / n_terms).astype(np.float32),
+                (weighted / max(total_idf, 1e-9)).astype(np.float32))

