@@ -133,5 +133,10 @@ def assistant_for(store_path: str, model: str, backend: str) -> Assistant:
     from policyqa.settings import get_settings
 
     s = get_settings()
+    writer = None
+    if s.llm:
+        from qa.llm import writer_from_settings
+
+        writer = writer_from_settings(s)
     return Assistant(open_store(store_path, model, backend), model=model, backend=backend,
-                     max_question_chars=s.max_question_chars)
+                     writer=writer, max_question_chars=s.max_question_chars)
