@@ -77,7 +77,7 @@ def ask(question, policy, batch, store, as_json):
     """Ask a question; the answer quotes the policy text it relies on."""
     from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
 
-    if bool(question) == bool(batch):
+    if (question is None) == (batch is None):
         _fail("give either a QUESTION or --batch FILE.jsonl (not both, not neither)")
     assistant = _assistant(store)
     if batch:
