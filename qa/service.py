@@ -16,6 +16,7 @@ from ingest.store import PolicyRecord, Store
 from qa import compose, rank
 from qa.errors import QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
+from qa.translate import query_for_retrieval
 from qa.types import Answer, Hit
 
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
@@ -86,7 +87,7 @@ class Assistant:
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
-        q = self.check_question(query)
+        q, _ = query_for_retrieval(self.check_question(query))
         qvec = self.embedder.embed_query(q)
         hits = [h for p in self.scope(policy) for h in self.ranked(q, p, qvec, k=200)]
         if section:
@@ -98,8 +99,9 @@ class Assistant:
         t0 = time.perf_counter()
         q = self.check_question(question)
         pids = self.scope(policy)
-        qvec = self.embedder.embed_query(q)
-        per_policy = {p: self.ranked(q, p, qvec) for p in pids}
+        text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
+        qvec = self.embedder.embed_query(text)
+        per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
@@ -110,6 +112,7 @@ class Assistant:
         if self.writer is not None and ans.answerable:
             ans = self.writer.rewrite(ans)
         t3 = time.perf_counter()
+        ans = replace(ans, language=lang, retrieval_query=text if text != q else None)
         timings = {"retrieve": (t1 - t0) * 1000, "compose": (t2 - t1) * 1000,
                    "write": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return replace(ans, question=question, policy=policy, id=id, timings=timings)

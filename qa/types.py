@@ -60,12 +60,15 @@ class Answer:
     policies: tuple[str, ...] = ()  # policies that address the question
     writer: str = "extractive"  # which answerer wrote `answer`
     error: str | None = None
+    language: str = "en"  # the question's language
+    retrieval_query: str | None = None  # the English keywords a non-English question was searched with
 
     def to_dict(self) -> dict:
         return {"id": self.id, "question": self.question, "policy": self.policy,
                 "answer": self.answer, "answerable": self.answerable,
                 "policies": list(self.policies),
                 "citations": [c.to_dict() for c in self.citations],
-                "writer": self.writer,
+                "writer": self.writer, "language": self.language,
+                **({"retrieval_query": self.retrieval_query} if self.retrieval_query else {}),
                 "timings": {k: round(v, 2) for k, v in self.timings.items()},
                 **({"error": self.error} if self.error else {})}
