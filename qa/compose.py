@@ -30,29 +30,56 @@ def citation(n: int, hit: Hit, rec: PolicyRecord, related: bool) -> Citation:
                     page=hit.page)
 
 
+# The answer's own words, in the question's language; quotes always stay verbatim.
+PHRASES = {
+    "en": {"says": "The {name} privacy policy says:",
+           "silent": "The {name} privacy policy does not address this.",
+           "related": "The closest related clauses, which do not answer it:",
+           "some": "{k} of {n} policies address this.", "not_by": "Not addressed by: ",
+           "none": "None of the policies addresses this."},
+    "zh": {"says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
+           "related": "最相关的条款（并未回答这个问题）：", "some": "{n} 项政策中有 {k} 项涉及这个问题。",
+           "not_by": "未涉及：", "none": "没有任何政策涉及这个问题。"},
+    "ja": {"says": "{name} のプライバシーポリシーには次のように書かれています：",
+           "silent": "{name} のプライバシーポリシーはこの質問に触れていません。",
+           "related": "関連する条項（この質問への回答ではありません）：",
+           "some": "{n} 件のポリシーのうち {k} 件がこの質問に触れています。",
+           "not_by": "触れていないポリシー：", "none": "この質問に触れているポリシーはありません。"},
+    "es": {"says": "La política de privacidad de {name} dice:",
+           "silent": "La política de privacidad de {name} no trata esta cuestión.",
+           "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
+           "some": "{k} de {n} políticas tratan esta cuestión.", "not_by": "No la tratan: ",
+           "none": "Ninguna de las políticas trata esta cuestión."},
+}
+
+
+def phrase(lang: str, key: str, **kw) -> str:
+    return PHRASES.get(lang, PHRASES["en"])[key].format(**kw)
+
+
 def quote_lines(cites: list[Citation]) -> str:
     return "\n".join(f"- “{c.quote}” [{c.n}]" for c in cites)
 
 
-def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float) -> Answer:
+def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en") -> Answer:
     """The answer for one policy."""
     cited, related = select(hits, bar)
     cites = [citation(i, h, rec, False) for i, h in enumerate(cited, 1)]
     rel = [citation(i, h, rec, True) for i, h in enumerate(related, len(cites) + 1)]
     name = rec.meta.name
     if cites:
-        text = f"The {name} privacy policy says:\n{quote_lines(cites)}"
+        text = f"{phrase(lang, 'says', name=name)}\n{quote_lines(cites)}"
     else:
-        text = f"The {name} privacy policy does not address this."
+        text = phrase(lang, "silent", name=name)
         if rel:
-            text += f"\nThe closest related clauses, which do not answer it:\n{quote_lines(rel)}"
+            text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
     return Answer(question=question, answer=text, answerable=bool(cites),
                   citations=tuple(cites + rel), policy=rec.meta.policy,
                   policies=(rec.meta.policy,) if cites else ())
 
 
 def compose_across(question: str, per_policy: dict[str, list[Hit]],
-                   records: dict[str, PolicyRecord], bar: float) -> Answer:
+                   records: dict[str, PolicyRecord], bar: float, lang: str = "en") -> Answer:
     """The answer across all policies: one paragraph for each policy that addresses it."""
     blocks, cites, silent = [], [], []
     ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
@@ -69,12 +96,12 @@ def compose_across(question: str, per_policy: dict[str, list[Hit]],
         best = [h for _, hits in ranked for h in hits[:1]]
         best.sort(key=lambda h: -h.score)
         rel = [citation(i, h, records[h.policy], True) for i, h in enumerate(best[:MAX_SHOWN], 1)]
-        text = "None of the policies addresses this."
+        text = phrase(lang, "none")
         if rel:
-            text += f"\nThe closest related clauses, which do not answer it:\n{quote_lines(rel)}"
+            text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
         return Answer(question=question, answer=text, answerable=False, citations=tuple(rel))
-    text = f"{len(addressed)} of {len(per_policy)} policies address this.\n\n" + "\n\n".join(blocks)
+    text = phrase(lang, "some", k=len(addressed), n=len(per_policy)) + "\n\n" + "\n\n".join(blocks)
     if silent:
-        text += "\n\nNot addressed by: " + ", ".join(silent) + "."
+        text += "\n\n" + phrase(lang, "not_by") + ", ".join(silent) + "."
     return Answer(question=question, answer=text, answerable=True, citations=tuple(cites),
                   policies=addressed)

@@ -105,9 +105,9 @@ class Assistant:
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
-            ans = compose.compose_across(q, per_policy, records, self.bar)
+            ans = compose.compose_across(q, per_policy, records, self.bar, lang)
         else:
-            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar)
+            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang)
         t2 = time.perf_counter()
         if self.writer is not None and ans.answerable:
             ans = self.writer.rewrite(ans)
