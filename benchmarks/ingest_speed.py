@@ -6,7 +6,7 @@ Both ingest the 20 PolicyQA dev policies with all-MiniLM-L6-v2 into ChromaDB:
             (+ the same with the torch backend, to show what the ONNX export buys)
 Model loading is timed apart from ingestion. Also checks that the int8 vectors agree with torch's.
 
-    python benchmarks/ingest.py
+    python benchmarks/ingest_speed.py
 """
 from __future__ import annotations
 
