@@ -1,0 +1,173 @@
+"""What every front end shares: the settings, the Assistant, the cold start, uploads.
+
+One `WebService` per server. The chat, the desk, the widget and the REST API all call it and
+all show the same `Answer`."""
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.loaders import FORMATS
+from ingest.pipeline import IngestReport, ingest_paths, open_store
+from ingest.store import Store
+from policyqa.settings import Settings
+from qa.service import Assistant
+from qa.types import Answer
+
+log = logging.getLogger("policyqa.web")
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class UploadError(ValueError):
+    """An upload was refused: uploads off, wrong token, bad file name or type, or it did not ingest."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _progress(label: str):
+    def wrap(files):
+        total = len(files)
+        for i, item in enumerate(files, 1):
+            log.info("%s %d/%d: %s", label, i, total, item[0].name)
+            yield item
+    return wrap
+
+
+def prepare_store(settings: Settings) -> Store:
+    """Open the store; on a cold start (no store, or one built with another model or segmenter)
+    ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
+    store = open_store(settings.store, settings.model, settings.backend)
+    stale = store.stale_reason()
+    if store.exists() and not stale:
+        log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
+                 settings.store, len(store.policies()))
+        return store
+    if stale:
+        log.warning("store %s was built differently (%s): rebuilding it", settings.store, stale)
+        store.reset()
+    t0 = time.perf_counter()
+    log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
+    report = ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
+                          progress=_progress("ingesting"))
+    uploads = uploads_dir(settings)
+    if uploads.is_dir() and any(uploads.iterdir()):
+        up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
+                          progress=_progress("ingesting upload"))
+        report.failed += up.failed
+        report.units = up.units
+    for f in report.failed:
+        log.error("could not ingest %s", f["error"])
+    log.info("cold start: %d policies, %d units in %.1f s", len(store.policies()), report.units,
+             time.perf_counter() - t0)
+    return store
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Uploaded policy files live next to the index, so a rebuild ingests them again."""
+    return Path(settings.store) / "uploads"
+
+
+@dataclass
+class WebService:
+    settings: Settings
+    assistant: Assistant
+    _upload_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, settings: Settings) -> "WebService":
+        store = prepare_store(settings)
+        assistant = Assistant(store, model=settings.model, backend=settings.backend,
+                              max_question_chars=settings.max_question_chars)
+        return cls(settings, assistant)
+
+    def warm(self) -> None:
+        """Load the embedder and the per-policy indexes now rather than on the first question."""
+        t0 = time.perf_counter()
+        self.assistant.indexes()
+        self.assistant.embedder.embed_query("warm up")
+        log.info("assistant ready in %.1f s", time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def store(self) -> Store:
+        return self.assistant.store
+
+    def policies(self):
+        return self.assistant.policies()
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, id) pairs for policy pickers, "All policies" first (its id is "")."""
+        return [("All policies", "")] + [(r.meta.name, pid) for pid, r in self.policies().items()]
+
+    def answer(self, question: str, policy: str | None = None) -> Answer:
+        return self.assistant.answer(question, policy or None)
+
+    def scoped_answer(self, question: str, policy: str) -> Answer:
+        """The widget's answer: one policy, whatever the client asked for. The assistant already
+        keeps to the scope; this is the server's own check that nothing else leaves."""
+        ans = self.assistant.answer(question, policy)
+        foreign = [c for c in ans.citations if c.policy != policy]
+        if foreign or ans.policy != policy:
+            raise RuntimeError(f"scope violation: answer for {policy!r} cites {[c.policy for c in foreign]}")
+        return ans
+
+    # ------------------------------------------------------------------ uploads
+    @property
+    def uploads_enabled(self) -> bool:
+        return bool(self.settings.admin_token)
+
+    def check_token(self, token: str | None) -> None:
+        if not self.uploads_enabled:
+            raise UploadError("Uploads are off: no admin token is configured. "
+                              "Set POLICYQA_ADMIN_TOKEN and restart the server to turn them on.", 403)
+        if not token or not hmac.compare_digest(token.encode(), self.settings.admin_token.encode()):
+            raise UploadError("Wrong or missing admin token.", 401)
+
+    def add_policy(self, filename: str, data: bytes, token: str | None) -> IngestReport:
+        """Add or replace a policy from an uploaded file; its id is the file name without extension.
+        The file is checked first; a file that fails to ingest leaves the old version in place."""
+        self.check_token(token)
+        name = Path(filename or "").name
+        if not SAFE_NAME.match(name):
+            raise UploadError(f"Bad file name {name!r}: use letters, digits, '.', '_' or '-', "
+                              "e.g. acme-privacy.txt. The name without extension becomes the policy id.")
+        suffix = Path(name).suffix.lower()
+        if suffix not in FORMATS:
+            raise UploadError(f"Unsupported file type {suffix or '(none)'!r} in {name!r}; "
+                              f"upload one of: {', '.join(sorted(FORMATS))}.", 415)
+        if not data:
+            raise UploadError(f"{name} is empty.")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadError(f"{name} is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.", 413)
+        folder = uploads_dir(self.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        pid = Path(name).stem
+        with self._upload_lock:
+            # the previous file of this policy steps aside until the new one has ingested
+            old = [f for f in folder.iterdir() if f.stem == pid and f.suffix.lower() in FORMATS]
+            aside = [f.rename(f.with_name(f".previous-{f.name}")) for f in old]
+            final = folder / name
+            try:
+                final.write_bytes(data)
+                report = ingest_paths([final], self.store, model=self.settings.model,
+                                      backend=self.settings.backend)
+                if report.failed:
+                    raise UploadError(report.failed[0]["error"].replace(str(folder) + "/", ""), 422)
+            except BaseException:
+                final.unlink(missing_ok=True)
+                for f in aside:
+                    f.rename(f.with_name(f.name.removeprefix(".previous-")))
+                raise
+            for f in aside:
+                f.unlink(missing_ok=True)
+        log.info("upload: %s %s", "replaced" if report.updated else "added", pid)
+        return report
