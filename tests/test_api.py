@@ -20,10 +20,14 @@ def store_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def base_url(store_path):
+def app(store_path):
     from web import create_app
 
-    app = create_app(settings_for(store_path, admin_token=ADMIN_TOKEN))
+    return create_app(settings_for(store_path, admin_token=ADMIN_TOKEN, queue_concurrency=6))
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
     with running(app) as url:
         yield url
 
@@ -148,6 +152,11 @@ def test_thirty_concurrent_asks_all_succeed(base_url):
     for body, r in zip(jobs, results):
         assert r.json()["question"] == body["question"]
         assert all(c["policy"] == body["policy"] for c in r.json()["citations"] if body["policy"])
+
+
+def test_gradio_queue_concurrency_comes_from_the_settings(app, client):
+    assert client.get("/").status_code == 200
+    assert app.state.demo._queue.default_concurrency_limit == 6  # not Gradio's default of 1
 
 
 # ------------------------------------------------------------------ widget scope

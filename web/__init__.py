@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, service=None):
     app.include_router(widget.router(svc))
     widget.mount_static(app)
     demo = ui.build_ui(svc)
+    app.state.demo = demo
     return gr.mount_gradio_app(app, demo, path="/", theme=ui.theme(), css=ui.css(), footer_links=[],
                                run_history=False, ssr_mode=False, max_file_size="10mb",
                                mcp_server=False)

@@ -50,7 +50,7 @@ def compare_html(svc: WebService, question: str, answers) -> str:
             says = "".join(
                 f'<div class="pq-row-quote"><span class="pq-n">{c.n}</span><div><blockquote>{e(c.quote)}</blockquote>'
                 f'<a class="pq-open" href="{e(policy_href(c.policy, c.start, c.end))}" target="_blank" rel="noopener">'
-                f'{e(c.section or "Policy")} ↗</a></div></div>' for c in cites)
+                f'{e(c.section or "Open in the policy")} ↗</a></div></div>' for c in cites)
             status = '<span class="pq-badge pq-yes">Addressed</span>'
         else:
             near = next((c for c in ans.citations if c.related), None)

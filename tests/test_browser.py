@@ -1,0 +1,294 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright against the real server.
+
+One server and one browser for the whole module. A second local port plays the third-party site
+that embeds the widget (by iframe and by the script tag); the server allows framing only by that
+origin, so the same page served as http://localhost:PORT (another origin) must be refused."""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from webserver import ADMIN_TOKEN, HOSTILE_ID, HOSTILE_NAME, build_store, free_port, running, settings_for, static_site
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+LOCAL_HOSTS = ("http://127.0.0.1:", "http://localhost:")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The server (frame embedding allowed for the third-party origin only) and that site's port."""
+    from web import create_app
+
+    tmp = tmp_path_factory.mktemp("browser")
+    store = build_store(tmp)
+    third = free_port()
+    app = create_app(settings_for(store, admin_token=ADMIN_TOKEN, frame_ancestors=f"http://127.0.0.1:{third}"))
+    with running(app) as base:
+        pages = tmp / "third-party"
+        pages.mkdir()
+        (pages / "iframe.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Help</title></head>
+<body><h1>Acme help centre</h1>
+<iframe id="help" title="Privacy questions" src="{base}/widget?policy=product-image-gen&theme=light"
+        width="400" height="600" style="border:1px solid #ccc"></iframe></body></html>""", "utf-8")
+        (pages / "script.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Help</title></head>
+<body><h1>Acme help centre</h1><p>Questions about your data? Use the button.</p>
+<script src="{base}/widget.js" data-policy="product-image-gen" data-theme="dark"></script></body></html>""", "utf-8")
+        (pages / "hostile.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
+<iframe id="help" src="{base}/widget?policy={HOSTILE_ID}" width="400" height="600"></iframe></body></html>""", "utf-8")
+        with static_site(pages, third):
+            yield base, third
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.outside = []  # requests that left the machine's local servers
+    context.on("request", lambda r: page.outside.append(r.url)
+               if not r.url.startswith(LOCAL_HOSTS + ("data:", "blob:", "about:")) else None)
+    yield page
+    context.close()
+
+
+def ask_in_chat(page, question: str):
+    page.fill("#pq-question textarea", question)
+    page.keyboard.press("Enter")
+    last = page.locator("#pq-chatbot .pq-answer").last
+    last.locator(".pq-cite").first.wait_for()
+    return last
+
+
+def cited_policies(answer) -> set[str]:
+    """The policies an answer's citation cards link to (the chat's sanitiser drops data- attributes)."""
+    hrefs = [a.get_attribute("href") for a in answer.locator(".pq-cite a").all()]
+    return {re.match(r"/policy/([^?]+)", h).group(1) for h in hrefs}
+
+
+def pick(page, dropdown_id: str, label: str):
+    page.click(f"#{dropdown_id} input")
+    page.locator("li[role=option]", has_text=label).first.click()
+
+
+# ------------------------------------------------------------------ end users: the chat
+def test_chat_answer_shows_citations_and_opens_the_highlight(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    answer = ask_in_chat(page, "Is my data sent to China?")
+    card = answer.locator(".pq-cite").first
+    href = card.locator("a").get_attribute("href")
+    policy = re.match(r"/policy/([^?]+)\?start=\d+&end=\d+#hl$", href).group(1)
+    meta = httpx.get(f"{base}/api/policies/{policy}").json()
+    head = card.locator(".pq-cite-head").inner_text()
+    assert meta["name"] in head and (meta["last_updated"] or "no date given") in head
+    quote = card.locator(".pq-quote").inner_text()
+    assert quote.strip()
+    assert answer.locator(".pq-marker").count() >= 1 or "pq-unaddressed" in answer.get_attribute("class")
+
+    with page.context.expect_page() as popup:
+        card.locator("a").click()
+    viewer = popup.value
+    viewer.wait_for_load_state()
+    assert viewer.locator("mark#hl").inner_text() == quote
+    in_view = viewer.evaluate("""() => { const r = document.getElementById('hl').getBoundingClientRect();
+                                         return r.top >= 0 && r.bottom <= window.innerHeight; }""")
+    assert in_view
+    assert page.outside == [] and viewer.url.startswith(base), "everything comes from our server"
+
+
+def unaddressed_question(base: str, policy: str) -> str:
+    """A question the policy does not address, per the API (the ranker evolves; the UI must follow it)."""
+    for q in ("Do you sell cars?", "What is the boiling point of mercury?", "Who won the 1998 chess olympiad?",
+              "How do I bake sourdough bread?"):
+        if not httpx.post(f"{base}/api/ask", json={"question": q, "policy": policy}).json()["answerable"]:
+            return q
+    pytest.fail(f"every candidate question counts as addressed by {policy}; the abstention bar looks broken")
+
+
+def test_chat_not_addressed_looks_different_and_lists_related(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    question = unaddressed_question(base, "figure-gen")
+    pick(page, "pq-chat-policy", "AI character figure generator")
+    answer = ask_in_chat(page, question)
+    assert "pq-unaddressed" in answer.get_attribute("class")
+    assert answer.locator(".pq-label").inner_text().lower() == "not addressed by this policy"
+    assert answer.locator(".pq-related").count() >= 1
+    assert cited_policies(answer) == {"figure-gen"}
+    color = answer.evaluate("el => getComputedStyle(el).borderLeftColor")
+    assert color != "rgba(0, 0, 0, 0)"
+
+
+def test_chat_example_question(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    page.locator("#pq-chatbot button", has_text="Will my photos be used to train AI?").first.click()
+    answer = page.locator("#pq-chatbot .pq-answer").last
+    answer.locator(".pq-cite").first.wait_for()
+    assert "train" in page.locator("#pq-chatbot").inner_text()
+
+
+# ------------------------------------------------------------------ support staff: the desk
+def test_desk_compare_table(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    page.get_by_role("tab", name="Support desk").click()
+    assert page.input_value("#pq-compare-q textarea") == "Where is my data processed?"
+    page.click("#pq-compare-btn")
+    table = page.locator("#pq-compare-out table.pq-compare")
+    table.wait_for()
+    rows = table.locator("tbody tr")
+    assert rows.count() == 6  # the five seeds and the test's hostile policy: one row each
+    ids = {rows.nth(i).get_attribute("data-policy") for i in range(rows.count())}
+    assert {"antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", "product-image-gen"} <= ids
+    for i in range(rows.count()):
+        text = rows.nth(i).inner_text()
+        assert rows.nth(i).locator("blockquote").count() or "Not addressed" in text
+    cf = table.locator("tr[data-policy='cloudflare-image-gen']")
+    assert "Cloudflare" in cf.inner_text()
+
+
+def test_desk_search_with_filters_and_reply(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    page.get_by_role("tab", name="Support desk").click()
+    page.get_by_role("tab", name="Search clauses").click()
+    page.fill("#pq-search-q textarea", "delete my account")
+    pick(page, "pq-search-policy", "AntiAI Pics")
+    page.click("#pq-search-btn")
+    hits = page.locator("#pq-search-out li.pq-hit")
+    hits.first.wait_for()
+    assert {h.get_attribute("data-policy") for h in hits.all()} == {"antiai-pics"}
+    assert hits.first.locator("mark").inner_text().strip()
+
+    page.get_by_role("tab", name="Reply to a ticket").click()
+    page.fill("#pq-reply-q textarea", "How long do you keep my images?")
+    page.click("#pq-reply-btn")
+    page.locator("#pq-reply-answer .pq-answer").wait_for()
+    page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.includes('Sources')"
+                           " || document.querySelector('#pq-reply-text textarea').value.includes('Related')")
+    reply = page.input_value("#pq-reply-text textarea")
+    assert re.search(r"\[1\] .+:\n    “.+”", reply), reply
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.click("#pq-reply-copy")
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
+    assert page.evaluate("navigator.clipboard.readText()") == reply
+
+
+def test_desk_upload_adds_a_policy(page, site, tmp_path):
+    base, _ = site
+    f = tmp_path / "acme-help.txt"
+    f.write_text("Acme Privacy Policy\n\nLast updated: 2025-05-05\n\n1. Retention\n\n"
+                 "We delete uploaded images after 14 days.\n", "utf-8")
+    page.goto(base + "/")
+    page.get_by_role("tab", name="Support desk").click()
+    page.get_by_role("tab", name="Add or replace a policy").click()
+    page.set_input_files("#pq-upload-file input[type=file]", str(f))
+    page.fill("#pq-upload-token input", "wrong")
+    page.click("#pq-upload-btn")
+    page.locator("#pq-upload-out", has_text="Wrong or missing admin token").wait_for()
+    page.fill("#pq-upload-token input", ADMIN_TOKEN)
+    page.click("#pq-upload-btn")
+    page.locator("#pq-upload-out", has_text="Added").wait_for()
+    assert "acme-help" in page.locator("#pq-upload-out").inner_text()
+
+
+# ------------------------------------------------------------------ site owners: the widget
+def widget_answer(frame, question: str):
+    frame.locator("#q").fill(question)
+    frame.locator("#q").press("Enter")
+    bot = frame.locator(".msg.bot").last
+    frame.locator(".msg.bot.answerable, .msg.bot.unaddressed, .msg.bot.error").last.wait_for()
+    assert bot.locator(".cite").count(), f"no citations in the widget's answer: {bot.inner_text()!r}"
+    return bot
+
+
+def test_widget_in_an_iframe_on_another_origin(page, site):
+    base, third = site
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")
+    frame = page.frame_locator("#help")
+    bot = widget_answer(frame, "Is my data sent to China?")
+    api = httpx.post(f"{base}/api/ask", json={"question": "Is my data sent to China?",
+                                              "policy": "product-image-gen"}).json()
+    assert ("answerable" if api["answerable"] else "unaddressed") in bot.get_attribute("class").split()
+    assert bot.locator(".cite").count() == len(api["citations"])
+    assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
+    text = httpx.get(f"{base}/api/policies/product-image-gen").json()["text"]
+    for quote in bot.locator(".cite .quote").all():
+        assert quote.inner_text() in text
+    assert page.outside == []
+
+
+def test_widget_by_script_tag(page, site):
+    base, third = site
+    page.goto(f"http://127.0.0.1:{third}/script.html")
+    page.locator("[data-policyqa-widget] .pq-btn").click()  # Playwright pierces the open shadow root
+    frame = page.frame_locator("[data-policyqa-widget] iframe")
+    assert frame.locator("html").get_attribute("data-theme") == "dark"
+    bot = widget_answer(frame, "Is my data sent to China?")
+    assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
+    assert page.outside == []
+
+
+def test_widget_refuses_an_origin_not_listed(page, site):
+    _, third = site
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "frame-ancestors" in m.text else None)
+    page.goto(f"http://localhost:{third}/iframe.html")  # same files, another origin
+    page.wait_for_timeout(1500)
+    child = [f for f in page.frames if f != page.main_frame]
+    assert child and child[0].url.startswith("chrome-error://") or refused
+    assert refused, "Chromium reports the frame-ancestors refusal"
+
+
+# ------------------------------------------------------------------ hostile policy text
+def test_hostile_policy_text_is_shown_as_text(page, site):
+    base, third = site
+    page.goto(f"{base}/api/policies/{HOSTILE_ID}")
+    text = page.evaluate("JSON.parse(document.body.innerText).text")
+    start, end = text.index("Uploaded photos"), text.index("deleted.") + len("deleted.")
+    page.goto(f"{base}/policy/{HOSTILE_ID}?start={start}&end={end}#hl")
+    assert page.locator("h1").inner_text() == HOSTILE_NAME
+    body = page.locator("article").inner_text()
+    assert "<script>window.pwned=1</script>" in body and '<svg onload="window.pwned=1"></svg>' in body
+    assert '<img src=x onerror="window.pwned=1">' in page.locator("mark#hl").inner_text()
+    assert page.locator("body img, body script, body svg, article b").count() == 0
+    assert page.evaluate("typeof window.pwned") == "undefined"
+
+    # the widget: every line of the policy carries markup, so every quote must show some as text
+    page.goto(f"http://127.0.0.1:{third}/hostile.html")
+    frame = page.frame_locator("#help")
+    bot = widget_answer(frame, "How long are uploaded photos stored?")
+    quotes = [q.inner_text() for q in bot.locator(".cite .quote").all()]
+    assert quotes and all("<" in q and ">" in q for q in quotes), quotes
+    assert bot.locator("img, script, svg, b").count() == 0
+    widget = [f for f in page.frames if "/widget" in f.url][0]
+    assert HOSTILE_NAME in widget.locator(".w-sub").inner_text()
+    assert widget.evaluate("typeof window.pwned") == "undefined"
+
+    # the chat, scoped to the hostile policy through its (hostile) name in the picker
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "Hostile")
+    answer = ask_in_chat(page, "Do you collect my email address?")
+    quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
+    assert quotes and all("<" in q and ">" in q for q in quotes), quotes
+    assert HOSTILE_NAME in answer.inner_text()
+    assert answer.locator("script, img, svg, b").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.pwned") == "undefined"
