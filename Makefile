@@ -14,6 +14,8 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	# export the bundled model to int8 ONNX once (cached), so the first start is fast
+	$(BIN)/python -c "from ingest.embedding import get_embedder; get_embedder()"
 
 chromium:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
