@@ -1,20 +1,34 @@
-"""PolicyQA as ranking data for the unit ranker: one feature matrix per (policy, question).
+"""Train the unit ranker (qa/models/ranker.json) on PolicyQA dev and report held-out figures.
 
-Each policy goes through the same path as `policyqa ingest` of the benchmark's .txt file
-(load -> normalise -> segment -> embed with the production embedder), and every question is
-featurised by `qa.rank.features`, the code that runs at query time. Labels mirror the
-benchmark (../shared/bench/policyqa_bench.py):
-- `loc`: the unit's text covers an annotated gold range (its LocHit definition);
+    python benchmarks/train_ranker.py                      # cross-validate, then ship (all 20 policies)
+    python benchmarks/train_ranker.py --train-on even --out /tmp/ranker-even.json --no-cv
+    POLICYQA_RANKER=/tmp/ranker-even.json python ../shared/bench/policyqa_bench.py \
+        --systems A,cli --policies odd --no-compare-models  # the honest benchmark
+    python benchmarks/calibrate.py --write                 # then the abstention bar
+
+Data: each policy goes through the same path as `policyqa ingest` of the benchmark's .txt
+file (load -> normalise -> segment -> embed with the production embedder); every question is
+featurised by qa.rank, the code that runs at query time. Labels mirror the benchmark
+(../shared/bench/policyqa_bench.py):
+- `loc`: the unit's text covers an annotated gold range (its LocHit definition), the label
+  the ranker is trained on;
 - `sent`: the unit's first sentence contains a gold span or holds >= 50% of its tokens
   (its SentHit definition, applied to the sentence the `cli` system picks from a quote);
 - `contains`: a gold span occurs in the unit text (its Hit definition).
-Unit and question vectors are cached under /tmp so that training runs take seconds.
+Model: a query adapter (see qa/rank.py) and a logistic model over cheap features, both
+cross-validated by policy: trained on the even policies and reported on the odd ones (the
+benchmark's --policies odd), and the other way round, next to the untrained fusion and a
+logistic model without the adapter. PolicyQA reuses its question wordings across policies,
+so figures on held-out questions whose wording the training half never had are printed
+too: they are what a new user's question is more likely to get.
+Unit and question vectors and the features are cached under /tmp/policyqa-train.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +38,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench" / "policyqa_bench.py"
 CACHE = Path(tempfile.gettempdir()) / "policyqa-train"
+sys.path.insert(0, str(ROOT))  # the project's packages, installed or not
 
 
 def bench_module(path: Path = BENCH):
     """The benchmark script as a module, so labels use its own definitions."""
     spec = importlib.util.spec_from_file_location("policyqa_bench", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look themselves up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -39,7 +55,7 @@ class Question:
     qid: str
     policy: int  # index of the policy in the split's order (odd/even folds)
     text: str
-    x: np.ndarray  # (n_units, n_features)
+    x: np.ndarray  # (n_units, len(qa.rank.BASE)): the features that need no trained part
     loc: np.ndarray  # bool per unit
     sent: np.ndarray
     contains: np.ndarray
@@ -102,27 +118,250 @@ def unit_labels(bench, q, units, offsets) -> tuple[np.ndarray, np.ndarray, np.nd
     return loc, sent, contains
 
 
-def build(split: str = "dev", bench_path: Path = BENCH, limit: int = 0) -> tuple[list, list[Question]]:
-    """(policy ids in split order, featurised questions) for a PolicyQA split."""
+@dataclass
+class Split:
+    """A featurised PolicyQA split: the policies' indexes (split order) and their questions."""
+
+    pids: list[str]
+    indexes: list  # qa.index.PolicyIndex per policy
+    qvecs: dict  # question text -> query vector
+    questions: list[Question]
+    bench_questions: list  # the benchmark's own Question records (gold texts and ranges)
+
+
+SOURCES = ("qa/rank.py", "qa/lexical.py", "qa/index.py", "ingest/segment.py", "ingest/normalize.py",
+           "ingest/loaders.py")  # a change to any of these invalidates the cached features
+
+
+def build(split: str = "dev", bench_path: Path = BENCH, model: str = "all-MiniLM-L6-v2",
+          backend: str = "onnx-int8") -> Split:
+    """`featurise`, cached on disk until the code that computes features changes."""
+    import pickle
+
+    key = hashlib.sha256("\x00".join([split, str(bench_path), model, backend] + [
+        (ROOT / f).read_text() for f in SOURCES]).encode()).hexdigest()[:20]
+    f = CACHE / f"split-{key}.pkl"
+    if f.exists():  # the indexes hold a stemmer (not picklable): stored as their inputs
+        from qa.index import PolicyIndex
+
+        bench_module(bench_path)  # the benchmark's Question records unpickle from it
+        out, raw = pickle.loads(f.read_bytes())
+        out.indexes = [PolicyIndex.of(*r) for r in raw]
+        return out
+    out = featurise(split, bench_path, model, backend)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    raw = [(p.policy, p.units, p.ids, p.vectors) for p in out.indexes]
+    f.write_bytes(pickle.dumps((Split(out.pids, [], out.qvecs, out.questions, out.bench_questions), raw)))
+    return out
+
+
+def featurise(split: str, bench_path: Path, model: str, backend: str) -> Split:
+    """Ingest every policy of a PolicyQA split as the CLI would and featurise its questions."""
     from ingest.embedding import get_embedder
-    from qa.rank import features
+    from qa.rank import base_features
 
     bench = bench_module(bench_path)
     policies, questions = bench.load_split(split)
-    embedder = get_embedder("all-MiniLM-L6-v2", "onnx-int8")
+    embedder = get_embedder(model, backend)
     texts = sorted({q.question for q in questions})
     qv = _cached(embedder.name + "\x00q\x00" + "\x01".join(texts),
                  lambda: np.vstack([embedder.embed_query(t) for t in texts]))
     qvec = dict(zip(texts, qv))
-    out = []
+    out, indexes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for pi, pol in enumerate(policies):
             pidx, offsets = policy_index(pol, embedder, Path(tmp))
+            indexes.append(pidx)
             lens = np.array([len(u.text) for u in pidx.units], dtype=np.float32)
             for q in (q for q in questions if q.pid == pol.pid):
-                x = features(pidx, q.question, qvec[q.question]).x
+                x = base_features(pidx, q.question, qvec[q.question]).x
                 loc, sent, contains = unit_labels(bench, q, pidx.units, offsets)
                 out.append(Question(q.qid, pi, q.question, x, loc, sent, contains, lens))
-    if limit:
-        out = out[:limit]
-    return [p.pid for p in policies], out
+    return Split([p.pid for p in policies], indexes, qvec, out, questions)
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate(questions: list[Question], scorer) -> dict:
+    """The benchmark's figures for a ranking of units (quotes in score order), per question
+    averaged: SentHit@1 (first sentence of the top quote), LocHit@1/5, Hit@1, top-3 chars.
+    `scorer(question)` returns one score per unit."""
+    rows = []
+    for q in questions:
+        o = np.argsort(-scorer(q), kind="stable")
+        rows.append((q.sent[o[0]], q.loc[o[0]], q.loc[o[:5]].any(), q.contains[o[0]], q.lens[o[:3]].sum()))
+    m = np.mean(np.asarray(rows, dtype=np.float64), axis=0)
+    return dict(zip(("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars"),
+                    (round(float(v), 4) for v in m)))
+
+
+# --------------------------------------------------------------------------- training
+def fit_adapter(split: Split, questions: list[Question], lam: float = 0.03, epochs: int = 40,
+                temperature: float = 0.05, lr: float = 1e-3, seed: int = 0) -> np.ndarray:
+    """The query adapter A (q' = q + qA): softmax over each policy's units of cos(q', unit)/T,
+    maximising the probability of the units that cover a gold location; L2 pulls A to 0
+    (q' = q), so what it learns must be worth it on many questions."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # a shared 2-core machine; the batches are small anyway
+    groups = {}
+    for q in questions:
+        if q.loc.any():
+            groups.setdefault(q.policy, []).append(q)
+    data = [(torch.tensor(split.indexes[p].vectors),
+             torch.tensor(np.stack([split.qvecs[q.text] for q in qs])),
+             torch.tensor(np.stack([q.loc for q in qs]))) for p, qs in groups.items()]
+    dim = data[0][0].shape[1]
+    a = torch.zeros(dim, dim, requires_grad=True)
+    opt = torch.optim.Adam([a], lr=lr)
+    for _ in range(epochs):
+        for i in torch.randperm(len(data)).tolist():
+            v, qv, pos = data[i]
+            s = (qv + qv @ a) @ v.T / temperature
+            nll = torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~pos, -1e9), 1)
+            loss = nll.mean() + lam * (a ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return a.detach().numpy()
+
+
+def full_features(split: Split, q: Question, adapter: np.ndarray | None) -> np.ndarray:
+    """BASE columns (cached) plus the ADAPTED ones for this adapter: qa.rank.features' layout."""
+    from qa.rank import adapt, adapted_features
+
+    qa = adapt(split.qvecs[q.text], adapter)
+    return np.hstack([q.x, adapted_features(split.indexes[q.policy], qa)])
+
+
+def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0) -> dict:
+    """A logistic model over standardised, clipped features (the JSON that qa.rank.score reads)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.rank import CLIP, FEATURES
+
+    x, y = np.vstack(xs).astype(np.float64), np.concatenate(ys)
+    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
+    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y)
+    return {"features": list(FEATURES), "kind": "logistic", "mean": mean.round(6).tolist(),
+            "scale": scale.round(6).tolist(), "coef": clf.coef_[0].round(6).tolist(),
+            "intercept": round(float(clf.intercept_[0]), 6)}
+
+
+def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
+        use_adapter: bool = True) -> dict:
+    """Adapter, then logistic model, label = the unit covers a gold location (loc_hit).
+    The logistic model must see adapted cosines as they look on policies the adapter never
+    saw, so its training rows get them from adapters fitted on the other half of the
+    training policies (cross-fitting); the shipped adapter is then fitted on all of them."""
+    from qa.rank import encode_matrix
+
+    if not use_adapter:
+        xs = [full_features(split, q, None) for q in questions]
+        return fit_logistic(xs, [q.loc for q in questions], c)
+    pols = sorted({q.policy for q in questions})
+    half = {p: i % 2 for i, p in enumerate(pols)}
+    xs, ys = [], []
+    for h in (0, 1):
+        adapter = fit_adapter(split, [q for q in questions if half[q.policy] != h], lam)
+        for q in (q for q in questions if half[q.policy] == h):
+            xs.append(full_features(split, q, adapter))
+            ys.append(q.loc)
+    model = fit_logistic(xs, ys, c)
+    model["adapter"] = encode_matrix(fit_adapter(split, questions, lam))
+    return model
+
+
+def fold(questions: list[Question], parity: int) -> list[Question]:
+    """Questions of the even (0) or odd (1) policies, as the benchmark's --policies defines them."""
+    return [q for q in questions if q.policy % 2 == parity]
+
+
+def scorer(split: Split, model: dict | None):
+    from qa.rank import adapter_of, fusion, score
+
+    if model is None:
+        return lambda q: fusion(full_features(split, q, None))
+    adapter = adapter_of(model)
+    return lambda q: score(full_features(split, q, adapter), model)
+
+
+def cross_validate(split: Split, c: float = 1.0, lam: float = 0.03) -> dict:
+    """Train on one half of the policies, report on the other, both ways; with the untrained
+    fusion and a logistic model without the adapter alongside."""
+    out = {}
+    for test, name in ((1, "odd"), (0, "even")):
+        train, held = fold(split.questions, 1 - test), fold(split.questions, test)
+        seen = {q.text for q in train}
+        unseen = [q for q in held if q.text not in seen]
+        tag = f"unseen {len(unseen)}q"  # questions whose wording the training half never had
+        plain, model = fit(split, train, c, lam, use_adapter=False), fit(split, train, c, lam)
+        res = {}
+        for ranker, m in (("fusion", None), ("logistic", plain), ("adapter+logistic", model)):
+            res[ranker] = evaluate(held, scorer(split, m))
+            res[f"{ranker}, {tag}"] = evaluate(unseen, scorer(split, m))
+        out[name] = res
+    return out
+
+
+def print_cv(cv: dict) -> None:
+    keys = ("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars")
+    print("| held-out policies | ranker | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 2) + "|")
+    for name, res in cv.items():
+        for ranker, m in res.items():
+            print(f"| {name} | {ranker} | " + " | ".join(
+                f"{m[k]:.3f}" if k != "top3_chars" else f"{m[k]:.0f}" for k in keys) + " |")
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import time
+
+    from ingest.embedding import get_embedder
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train-on", choices=["all", "even", "odd"], default="all",
+                    help="policies the shipped model is fitted on (even/odd: for an honest benchmark "
+                         "on the other half, with POLICYQA_RANKER pointing at --out)")
+    ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "ranker.json")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic model")
+    ap.add_argument("--lam", type=float, default=0.03, help="L2 strength pulling the adapter to identity")
+    ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
+    ap.add_argument("--model", default="all-MiniLM-L6-v2",
+                    help="embedding model the store uses (the ranker is trained on its vectors)")
+    ap.add_argument("--backend", default="onnx-int8", help="its runtime")
+    ap.add_argument("--bar", type=float, default=None,
+                    help="abstention bar to record in the model (default: keep the one in --out, "
+                         "else chosen by benchmarks/calibrate.py)")
+    args = ap.parse_args(argv)
+
+    t = time.perf_counter()
+    split = build(model=args.model, backend=args.backend)
+    pids, questions = split.pids, split.questions
+    print(f"# {len(questions)} questions over {len(pids)} policies, featurised in "
+          f"{time.perf_counter() - t:.1f}s", flush=True)
+    cv = cross_validate(split, args.c, args.lam) if args.cv else {}
+    print_cv(cv)
+    train = questions if args.train_on == "all" else fold(questions, int(args.train_on == "odd"))
+    model = fit(split, train, args.c, args.lam)
+    old = json.loads(args.out.read_text()) if args.out.exists() else {}
+    bar = args.bar if args.bar is not None else old.get("bar")
+    model.update({"trained_on": f"PolicyQA dev, {args.train_on} policies ({len(train)} questions)",
+                  "label": "unit covers an annotated answer location (benchmark loc_hit)",
+                  "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,
+                  "trained_at": time.strftime("%Y-%m-%d"), "held_out": cv})
+    if bar is not None:
+        model["bar"] = bar
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(model, indent=1) + "\n")
+    print(f"wrote {args.out} (trained on {args.train_on}, bar={bar})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import train_ranker  # so pickled records name this module, not __main__
+
+    sys.exit(train_ranker.main())

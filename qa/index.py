@@ -1,12 +1,8 @@
 """The in-memory search index of each policy: its units, their vectors (from the store), a BM25
-index over the same units, and two derived vector sets the ranker uses. Rebuilt when the
-store's catalog changes.
-
-- `window`: each unit's vector averaged with its neighbours' (same section), so a sentence
-  that only makes sense with the one before it ("This includes your IP address.") is found.
-- `section`: the mean vector of the unit's section, so a unit under the section that is about
-  the question ranks above a look-alike sentence elsewhere.
-Both are computed from the stored vectors at build time: no extra embedding."""
+index over the same units, and each unit's vector averaged with its neighbours' (same
+section), so a sentence that only makes sense with the one before it ("This includes your IP
+address.") is found. Computed from the stored vectors at build time: no extra embedding.
+Rebuilt when the store's catalog changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,18 +30,6 @@ def window_vectors(units: list[Unit], vectors: np.ndarray, w: int = WINDOW) -> n
     return _unit(out) if len(units) else out
 
 
-def section_vectors(units: list[Unit], vectors: np.ndarray) -> np.ndarray:
-    """For every unit, the normalised mean vector of all units sharing its section path."""
-    keys = [u.section for u in units]
-    groups: dict[tuple, list[int]] = {}
-    for i, k in enumerate(keys):
-        groups.setdefault(k, []).append(i)
-    out = np.zeros_like(vectors, dtype=np.float32)
-    for idx in groups.values():
-        out[idx] = vectors[idx].mean(axis=0)
-    return _unit(out) if len(units) else out
-
-
 @dataclass(frozen=True)
 class PolicyIndex:
     policy: str
@@ -54,7 +38,6 @@ class PolicyIndex:
     vectors: np.ndarray
     bm25: BM25
     window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
-    section: np.ndarray  # (n, dim) section-mean vectors, see section_vectors
 
     @classmethod
     def build(cls, rows: UnitRows) -> "PolicyIndex":
@@ -62,9 +45,11 @@ class PolicyIndex:
 
     @classmethod
     def of(cls, policy: str, units: list[Unit], ids: list[str], vectors: np.ndarray) -> "PolicyIndex":
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            vectors = vectors.reshape(len(units), -1)
         return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
-                   window_vectors(units, vectors), section_vectors(units, vectors))
+                   window_vectors(units, vectors))
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

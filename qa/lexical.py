@@ -43,7 +43,9 @@ class BM25:
         self.n = len(texts)
         self.retriever = bm25s.BM25()
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        self.retriever.index(tokens, show_progress=False)
+        if texts:  # bm25s cannot index an empty corpus; an empty policy matches nothing
+            self.retriever.index(tokens, show_progress=False)
+        self.vocab = self.retriever.vocab_dict if texts else {}
         vocab = max(tokens.vocab.values(), default=-1) + 1
         rows = [i for i, doc in enumerate(tokens.ids) for _ in doc]
         cols = [t for doc in tokens.ids for t in doc]
@@ -60,10 +62,21 @@ class BM25:
         toks = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer,
                                     return_ids=False, show_progress=False)[0]
         distinct = list(dict.fromkeys(t for t in toks if t))
-        vocab = self.retriever.vocab_dict
+        vocab = self.vocab
         ids = [vocab[t] for t in distinct if t in vocab and vocab[t] < self.presence.shape[1]]
         return QueryTerms(ids, self.idf[ids] if ids else np.zeros(0, np.float32),
                           len(distinct) - len(ids), self.missing_idf)
+
+    def mentions(self, word: str) -> bool:
+        """Whether any unit holds the word or a close form of it: a shared stem prefix, so
+        that "Californian" finds "California" and "Europe" finds "European"."""
+        stems = self._bm25s.tokenize([word], stopwords="en", stemmer=self._stemmer,
+                                     return_ids=False, show_progress=False)[0]
+        for stem in filter(None, stems):
+            prefix = stem[:max(5, len(stem) - 2)]
+            if stem not in self.vocab and not any(t.startswith(prefix) for t in self.vocab):
+                return False
+        return True
 
     def scores(self, query: str, terms: QueryTerms | None = None) -> np.ndarray:
         """BM25 score of every unit for the query (0 where no query term occurs)."""

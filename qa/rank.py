@@ -1,16 +1,24 @@
 """Scoring units for a question: cheap features from dense and BM25 retrieval, then a scorer.
 
 Every unit of the policy gets a feature row (a few numpy passes over a few hundred units:
-well under a millisecond). The scorer is a logistic model trained on PolicyQA by
-`benchmarks/train_ranker.py` and shipped as `qa/models/ranker.json` (env POLICYQA_RANKER
-points at another file, e.g. one trained on half the policies for an honest benchmark). It
-outputs the probability that a unit holds the answer, which is also what the abstention bar
-is set on. Without a model file, a hand-set fusion of dense and BM25 is used.
+well under a millisecond). The ranker, trained on PolicyQA by `benchmarks/train_ranker.py`
+and shipped as `qa/models/ranker.json` (env POLICYQA_RANKER points at another file, e.g. one
+trained on half the policies for an honest benchmark), has two parts:
+
+- a query adapter: a 384x384 matrix A that moves the question's vector towards the vectors
+  of the sentences that answer such questions (q' = q + qA). MiniLM places "How do you
+  collect my information?" nearest to sentences that repeat those words; the adapter learns
+  that answers read "we collect ... when you register". Raw cosine stays a feature too.
+- a logistic model over the features below; it outputs the probability that a unit holds
+  the answer, which is also what the abstention bar is set on.
+Without a model file, a hand-set fusion of dense and BM25 is used.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,15 +28,23 @@ import numpy as np
 from qa.index import PolicyIndex
 
 MODEL_FILE = Path(__file__).parent / "models" / "ranker.json"
-FEATURES = (
+BASE = (
     "dense", "dense_gap", "dense_z", "dense_rank",  # the unit's own cosine, and where it stands
     "window", "window_gap", "nb_max",  # the unit with its neighbours
-    "section", "section_gap",  # the unit's section as a whole
     "bm25_norm", "bm25_log", "bm25_rank",  # lexical match
     "cover", "cover_idf",  # share of the question's terms the unit holds
     "missing", "dense_top",  # question-level: terms the policy lacks, best cosine in the policy
-    "log_len", "is_item", "is_heading", "position",  # the unit's shape and place
+    "log_len", "position",  # the unit's length and place
 )
+ADAPTED = ("adapted", "adapted_gap", "adapted_rank", "adapted_window")  # cosines with q'
+FEATURES = BASE + ADAPTED
+# Not features: the unit's kind and section. PolicyQA's policies (paragraphs, no headings or
+# lists) never vary them, so a model cannot learn their weight there; a fixed prior handles
+# headings instead (SIGNPOST_WEIGHT), and the section path is part of every embedded context.
+SIGNPOST_WEIGHT = 0.5  # headings, "... as follows:", "What do we collect?" announce an answer
+MISSING_NAME_WEIGHT = 0.25  # the question names something (China, TikTok) the policy never does
+_NAME = re.compile(r"(?<=[\w,;] )[A-Z][a-z]+(?:[A-Z][a-z]*)*\b")  # Title-case, mid-sentence
+CLIP = 5.0  # standardised features are clipped: a policy unlike the training data cannot explode z
 
 
 @dataclass(frozen=True)
@@ -54,36 +70,80 @@ def _neighbour_max(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def features(pidx: PolicyIndex, question: str, qvec: np.ndarray) -> Scored:
-    """Feature rows for every unit of one policy; the same code serves training and queries."""
+def base_features(pidx: PolicyIndex, question: str, qvec: np.ndarray) -> Scored:
+    """The BASE columns: everything that does not depend on the trained adapter."""
     n = len(pidx.units)
-    if n == 0:
-        z = np.zeros(0, dtype=np.float32)
-        return Scored(np.zeros((0, len(FEATURES)), dtype=np.float32), z, z)
     dense = pidx.dense(qvec).astype(np.float32)
     window = (pidx.window @ qvec).astype(np.float32)
-    section = (pidx.section @ qvec).astype(np.float32)
     terms = pidx.bm25.terms(question)
     bm25 = pidx.bm25.scores(question, terms)
     cover, cover_idf = pidx.bm25.coverage(terms)
     top_bm25 = float(bm25.max())
     n_terms = len(terms.ids) + terms.n_missing
     lens = np.array([len(u.text) for u in pidx.units], dtype=np.float32)
-    kinds = [u.kind for u in pidx.units]
     x = np.column_stack([
         dense, dense - dense.max(), (dense - dense.mean()) / (dense.std() + 1e-6),
         np.log1p(_rank_of(dense)),
         window, window - window.max(), _neighbour_max(dense),
-        section, section - section.max(),
         bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n), np.log1p(bm25), np.log1p(_rank_of(bm25)),
         cover, cover_idf,
         np.full(n, terms.n_missing / n_terms if n_terms else 1.0), np.full(n, dense.max()),
-        np.log1p(lens), [k == "item" for k in kinds], [k == "heading" for k in kinds],
-        np.arange(n) / max(n - 1, 1),
+        np.log1p(lens), np.arange(n) / max(n - 1, 1),
     ]).astype(np.float32)
     return Scored(x, dense, bm25)
 
 
+def adapted_features(pidx: PolicyIndex, qadapted: np.ndarray) -> np.ndarray:
+    """The ADAPTED columns: cosines of the units (and their windows) with the adapted query."""
+    a = pidx.dense(qadapted).astype(np.float32)
+    return np.column_stack([a, a - a.max(), np.log1p(_rank_of(a)),
+                            pidx.window @ qadapted]).astype(np.float32)
+
+
+def adapt(qvec: np.ndarray, adapter: np.ndarray | None) -> np.ndarray:
+    """q' = q + qA, unit length; the query itself when there is no adapter."""
+    if adapter is None:
+        return qvec
+    v = qvec + qvec @ adapter
+    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+
+def features(pidx: PolicyIndex, question: str, qvec: np.ndarray, model: dict | None = None) -> Scored:
+    """Feature rows for every unit of one policy; the same code serves training and queries."""
+    if not pidx.units:
+        z = np.zeros(0, dtype=np.float32)
+        return Scored(np.zeros((0, len(FEATURES)), dtype=np.float32), z, z)
+    model = model if model is not None else load_model()
+    base = base_features(pidx, question, qvec)
+    qa = adapt(qvec, adapter_of(model))
+    return Scored(np.hstack([base.x, adapted_features(pidx, qa)]), base.dense, base.bm25)
+
+
+# --------------------------------------------------------------------------- fixed priors
+def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
+    """Two rules PolicyQA cannot teach (it has no headings, few lists and no silent policies):
+    - a signpost (a heading, a lead-in ending in ":", a sentence ending in "?") announces the
+      answer without giving it, so it needs twice the score to come first;
+    - a question naming something the policy never mentions ("Is my data sent to China?" of a
+      policy without the word China) is not addressed by it, however close the generic words
+      ("data", "sent") come: every score is cut, so the answer falls below the bar unless the
+      evidence is overwhelming. Names are Title-case words after the first; acronyms (AI, EU)
+      are not taken as names, as policies spell them out."""
+    signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?"))
+                         for u in pidx.units], dtype=bool)
+    out = np.where(signpost, scores * SIGNPOST_WEIGHT, scores)
+    if missing_names(pidx, question):
+        out = out * MISSING_NAME_WEIGHT
+    return out.astype(np.float32)
+
+
+def missing_names(pidx: PolicyIndex, question: str) -> list[str]:
+    """Names in the question that no unit of the policy contains (in any close form)."""
+    names = _NAME.findall(question)
+    return [n for n in names if not pidx.bm25.mentions(n)]
+
+
+# --------------------------------------------------------------------------- the model file
 def model_path() -> Path:
     return Path(os.environ.get("POLICYQA_RANKER") or MODEL_FILE)
 
@@ -108,6 +168,26 @@ def _load(path: str) -> dict | None:
     return model
 
 
+def encode_matrix(m: np.ndarray) -> dict:
+    """A matrix as JSON: float16 bytes in base64 (the adapter's 384x384 in ~400 kB)."""
+    return {"dtype": "float16", "shape": list(m.shape),
+            "base64": base64.b64encode(m.astype("<f2").tobytes()).decode("ascii")}
+
+
+def decode_matrix(d: dict) -> np.ndarray:
+    return _decode(d["base64"], tuple(d["shape"]))
+
+
+@lru_cache(maxsize=4)
+def _decode(b64: str, shape: tuple) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype="<f2").reshape(shape).astype(np.float32)
+
+
+def adapter_of(model: dict | None) -> np.ndarray | None:
+    return decode_matrix(model["adapter"]) if model and model.get("adapter") else None
+
+
+# --------------------------------------------------------------------------- scoring
 def score(x: np.ndarray, model: dict | None = None) -> np.ndarray:
     """Relevance in [0, 1] for every row of the feature matrix."""
     model = model if model is not None else load_model()
@@ -116,7 +196,7 @@ def score(x: np.ndarray, model: dict | None = None) -> np.ndarray:
     if model is None:
         return fusion(x)
     mean, scale = np.asarray(model["mean"]), np.asarray(model["scale"])
-    z = ((x - mean) / scale) @ np.asarray(model["coef"]) + model["intercept"]
+    z = np.clip((x - mean) / scale, -CLIP, CLIP) @ np.asarray(model["coef"]) + model["intercept"]
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 

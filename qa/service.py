@@ -80,7 +80,7 @@ class Assistant:
         if not pidx.units:
             return []
         f = rank.features(pidx, question, qvec)
-        scores = rank.score(f.x)
+        scores = rank.adjust(pidx, question, rank.score(f.x))
         top = np.argsort(-scores, kind="stable")[:k]
         return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top]
 
