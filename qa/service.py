@@ -81,7 +81,8 @@ class Assistant:
             return []
         f = rank.features(pidx, question, qvec)
         scores = rank.adjust(pidx, question, rank.score(f.x))
-        top = np.argsort(-scores, kind="stable")[:k]
+        top = [i for i in np.argsort(-scores, kind="stable")
+               if pidx.units[i].kind != "heading"][:k]  # a heading names a topic, it says nothing
         return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top]
 
     def search(self, query: str, policy: str | None = None, section: str | None = None,
