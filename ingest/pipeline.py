@@ -58,49 +58,53 @@ def expand(paths: list[Path]) -> tuple[list[tuple[Path, Path | None]], list[dict
     return files, failed
 
 
+GROUP_UNITS = 1024  # units embedded together: long length-sorted batches across files are faster
+
+
+@dataclass
+class _Pending:
+    """A policy read and segmented, waiting for its vectors."""
+
+    path: Path
+    doc: object
+    meta: object
+    units: list
+    cached: dict  # vectors of the old version's units by context hash
+    is_new: bool
+
+
 def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = None, *,
                  model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8",
                  progress: Callable | None = None) -> IngestReport:
     """Ingest files and folders into the store. A bad file is reported; the others still ingest.
-    A policy whose file is gone from an ingested folder is removed from the store."""
+    A policy whose file is gone from an ingested folder is removed from the store.
+
+    Files are read and segmented one by one; their new units are embedded in groups of about
+    GROUP_UNITS across files (length-sorted batches waste little on padding), then each policy
+    is swapped in on its own."""
     report = IngestReport()
     files, report.failed = expand(paths)
     store.check()
     known = store.policies()
     seen: dict[str, Path] = {}
     manifests: dict[Path, dict] = {}
+    group: list[_Pending] = []
     for path, folder in (progress(files) if progress else files):
         try:
-            pid = path.stem
-            if pid in seen:
-                raise IngestError(f"{path}: policy id {pid!r} is already taken by {seen[pid]}; "
-                                  "give one of the files another name")
-            seen[pid] = path
-            parent = path.parent.resolve()
-            if parent not in manifests:
-                manifests[parent] = load_manifest(parent)
-            doc = load(path)
-            meta = policy_meta(doc, manifests[parent].get(pid, {}))
-            old = known.get(pid)
-            if (old and old.version == text_version(doc.text) and old.meta.to_dict() == meta.to_dict()
-                    and old.path == str(path.resolve())):
-                report.unchanged.append(pid)
-                continue
-            units = segment(doc)
-            if not units:
-                raise IngestError(f"{path}: no sentences found after normalising the text")
+            pending = _read(path, known, seen, manifests, store)
+        except Exception as exc:
+            report.failed.append({"path": str(path), "error": _reason(path, exc)})
+            continue
+        if pending is None:
+            report.unchanged.append(path.stem)
+            continue
+        group.append(pending)
+        if sum(len(p.units) for p in group) >= GROUP_UNITS:
             embedder = embedder or get_embedder(model, backend)
-            cached = store.cached_vectors(pid) if old else {}
-            vectors, fresh = _vectors(units, cached, embedder)
-            store.put(meta, doc.text, units, vectors,
-                      [(" > ".join(s.title for s in path_), start) for path_, start in _section_paths(doc)],
-                      path=str(path.resolve()))
-            report.embedded += fresh
-            (report.updated if old else report.added).append(pid)
-        except IngestError as exc:
-            report.failed.append({"path": str(path), "error": str(exc)})
-        except Exception as exc:  # a bug or a library failure: report it, keep the rest going
-            report.failed.append({"path": str(path), "error": f"{path}: {type(exc).__name__}: {exc}"})
+            _embed_and_store(group, store, embedder, report)
+            group = []
+    if group:
+        _embed_and_store(group, store, embedder or get_embedder(model, backend), report)
     for folder in {f.resolve() for _, f in files if f is not None}:
         for pid, rec in store.policies().items():
             if rec.path and Path(rec.path).parent == folder and pid not in seen:
@@ -110,17 +114,59 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
     return report
 
 
-def _vectors(units, cached: dict, embedder: Embedder) -> tuple[np.ndarray, int]:
-    """Vectors for units, reusing those of unchanged units (same context) from the old version."""
-    keys = [context_hash(u) for u in units]
-    todo = [i for i, k in enumerate(keys) if k not in cached]
-    out = np.zeros((len(units), embedder.dim), dtype=np.float32)
-    if todo:
-        out[todo] = embedder.embed_passages([units[i].context for i in todo])
-    for i, k in enumerate(keys):
-        if k in cached:
-            out[i] = cached[k]
-    return out, len(todo)
+def _reason(path: Path, exc: Exception) -> str:
+    if isinstance(exc, IngestError):
+        return str(exc)
+    return f"{path}: {type(exc).__name__}: {exc}"  # a bug or a library failure, reported as such
+
+
+def _read(path: Path, known: dict, seen: dict, manifests: dict, store: Store) -> _Pending | None:
+    """Load and segment one file; None if the store already holds exactly this policy."""
+    pid = path.stem
+    if pid in seen:
+        raise IngestError(f"{path}: policy id {pid!r} is already taken by {seen[pid]}; "
+                          "give one of the files another name")
+    seen[pid] = path
+    parent = path.parent.resolve()
+    if parent not in manifests:
+        manifests[parent] = load_manifest(parent)
+    doc = load(path)
+    meta = policy_meta(doc, manifests[parent].get(pid, {}))
+    old = known.get(pid)
+    if (old and old.version == text_version(doc.text) and old.meta.to_dict() == meta.to_dict()
+            and old.path == str(path.resolve())):
+        return None
+    units = segment(doc)
+    if not units:
+        raise IngestError(f"{path}: no sentences found after normalising the text")
+    return _Pending(path, doc, meta, units, store.cached_vectors(pid) if old else {}, old is None)
+
+
+def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, report: IngestReport) -> None:
+    """Embed the group's new units in one call, then swap each policy in. If embedding fails,
+    every policy of the group is reported and keeps its previous version."""
+    todo: dict[str, str] = {}  # context hash -> context, for units with no vector yet
+    for p in group:
+        for u in p.units:
+            key = context_hash(u)
+            if key not in p.cached:
+                todo.setdefault(key, u.context)
+    try:
+        fresh = dict(zip(todo, embedder.embed_passages(list(todo.values())))) if todo else {}
+    except Exception as exc:
+        report.failed += [{"path": str(p.path), "error": _reason(p.path, exc)} for p in group]
+        return
+    for p in group:
+        try:
+            vectors = np.stack([p.cached.get(k, fresh.get(k)) for k in map(context_hash, p.units)])
+            store.put(p.meta, p.doc.text, p.units, vectors.astype(np.float32),
+                      [(" > ".join(s.title for s in path_), start) for path_, start in _section_paths(p.doc)],
+                      path=str(p.path.resolve()))
+        except Exception as exc:
+            report.failed.append({"path": str(p.path), "error": _reason(p.path, exc)})
+            continue
+        report.embedded += sum(1 for u in p.units if context_hash(u) not in p.cached)
+        (report.added if p.is_new else report.updated).append(p.path.stem)
 
 
 def _section_paths(doc):
