@@ -67,3 +67,11 @@ def test_hostile_question_is_just_text(assistant):
     ans = assistant.answer(q, "antiai-pics")
     assert ans.question == q
     assert "<script>" not in ans.answer
+
+
+@pytest.mark.parametrize("question", ["How do I bake sourdough bread?", "Who won the football world cup?"])
+def test_off_topic_question_is_not_answered_by_any_policy(assistant, question):
+    ans = assistant.answer(question)
+    assert ans.answerable is False and ans.policies == ()
+    assert ans.answer.startswith("None of the policies addresses this.")
+    assert all(c.related for c in ans.citations)
