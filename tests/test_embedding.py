@@ -1,0 +1,73 @@
+"""The embedding models: the int8 ONNX export against torch, the registry, the fine-tuned model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.embedding import FINETUNED_DIR, MODELS, TorchMiniLM, get_embedder
+from ingest.errors import IngestError
+
+SENTENCES = [
+    "We retain your uploaded images for 30 days and then delete them.",
+    "Your prompts may be used to improve and train our models.",
+    "We do not sell your personal information to third parties.",
+    "Data is stored on servers located in the United States.",
+    "Contact privacy@example.com with any questions about this policy.",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_minilm():
+    return TorchMiniLM()
+
+
+def test_onnx_int8_agrees_with_torch(embedder, torch_minilm):
+    onnx = embedder.embed_passages(SENTENCES)
+    ref = torch_minilm.embed_passages(SENTENCES)
+    assert onnx.shape == ref.shape == (len(SENTENCES), 384)
+    cosines = (onnx * ref).sum(axis=1)  # both are L2-normalised
+    # int8 dynamic quantisation moves a vector a little (measured 0.944-0.975 on these); what
+    # retrieval needs is that the geometry holds: each int8 vector is nearest its own torch
+    # vector, and sentence-to-sentence similarities agree
+    assert cosines.mean() > 0.95 and cosines.min() > 0.92, cosines
+    assert ((onnx @ ref.T).argmax(axis=1) == np.arange(len(SENTENCES))).all()
+    assert np.abs(onnx @ onnx.T - ref @ ref.T).max() < 0.1
+    # dynamic int8 quantises activations per batch, so a text's vector depends slightly on
+    # its batch mates (measured 0.991 between alone and in this batch)
+    query = embedder.embed_query(SENTENCES[0])
+    assert float(query @ onnx[0]) > 0.97
+
+
+def test_unknown_model_lists_every_known_name():
+    with pytest.raises(IngestError) as err:
+        get_embedder("no-such-model", "onnx-int8")
+    message = str(err.value)
+    assert "'no-such-model'" in message
+    for model, backend in MODELS:
+        assert f"{model} ({backend})" in message
+    assert "POLICYQA_MODEL" in message
+
+
+def test_missing_finetuned_folder_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLICYQA_MODEL_DIR", str(tmp_path / "nothing-here"))
+    with pytest.raises(IngestError, match="finetune_embedder.py"):
+        get_embedder("policyqa-minilm", "torch")
+
+
+finetuned = pytest.mark.skipif(not (FINETUNED_DIR / "model.safetensors").exists(),
+                               reason="no fine-tuned model in models/policyqa-minilm")
+
+
+@finetuned
+@pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
+def test_finetuned_model_ranks_the_answer_first(backend, monkeypatch):
+    monkeypatch.delenv("POLICYQA_MODEL_DIR", raising=False)
+    emb = get_embedder("policyqa-minilm", backend)
+    assert emb.name.startswith("policyqa-minilm@") and emb.name.endswith(f"/{backend}")
+    assert emb.dim == 384
+    passages = ["We keep your account data for two years after you close your account.",
+                "Our offices are open Monday to Friday.",
+                "We use cookies to remember your language preference."]
+    vecs = emb.embed_passages(passages)
+    scores = vecs @ emb.embed_query("How long is user data retained?")
+    assert int(np.argmax(scores)) == 0, scores
