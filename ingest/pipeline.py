@@ -13,7 +13,7 @@ from ingest.errors import IngestError
 from ingest.loaders import FORMATS, load
 from ingest.metadata import load_manifest, policy_meta
 from ingest.segment import SEGMENTER_VERSION, sections, segment
-from ingest.store import SCHEMA, Store, context_hash, text_version
+from ingest.store import SCHEMA, PolicyVersion, Store, context_hash, text_version
 
 SKIP_NAMES = {"manifest.json"}  # folder files that are not policies; README.* is skipped too
 
@@ -143,8 +143,8 @@ def _read(path: Path, known: dict, seen: dict, manifests: dict, store: Store) ->
 
 
 def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, report: IngestReport) -> None:
-    """Embed the group's new units in one call, then swap each policy in. If embedding fails,
-    every policy of the group is reported and keeps its previous version."""
+    """Embed the group's new units in one call, then swap the group's policies in together. If
+    anything fails, every policy of the group is reported and keeps its previous version."""
     todo: dict[str, str] = {}  # context hash -> context, for units with no vector yet
     for p in group:
         for u in p.units:
@@ -156,15 +156,18 @@ def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, re
     except Exception as exc:
         report.failed += [{"path": str(p.path), "error": _reason(p.path, exc)} for p in group]
         return
+    ready = []
     for p in group:
-        try:
-            vectors = np.stack([p.cached.get(k, fresh.get(k)) for k in map(context_hash, p.units)])
-            store.put(p.meta, p.doc.text, p.units, vectors.astype(np.float32),
-                      [(" > ".join(s.title for s in path_), start) for path_, start in _section_paths(p.doc)],
-                      path=str(p.path.resolve()))
-        except Exception as exc:
-            report.failed.append({"path": str(p.path), "error": _reason(p.path, exc)})
-            continue
+        vectors = np.stack([p.cached.get(k, fresh.get(k)) for k in map(context_hash, p.units)])
+        sections = tuple((" > ".join(s.title for s in path_), start) for path_, start in _section_paths(p.doc))
+        ready.append(PolicyVersion(p.meta, p.doc.text, p.units, vectors.astype(np.float32), sections,
+                                   str(p.path.resolve())))
+    try:
+        store.put_many(ready)
+    except Exception as exc:
+        report.failed += [{"path": str(p.path), "error": _reason(p.path, exc)} for p in group]
+        return
+    for p in group:
         report.embedded += sum(1 for u in p.units if context_hash(u) not in p.cached)
         (report.added if p.is_new else report.updated).append(p.path.stem)
 

@@ -71,6 +71,18 @@ class UnitRows:
     vectors: np.ndarray  # (n, dim), L2-normalised
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    """A policy's text and units with their vectors, ready to be made the active version."""
+
+    meta: PolicyMeta
+    text: str
+    units: list[Unit]
+    vectors: np.ndarray
+    sections: tuple[tuple[str, int], ...] = ()
+    path: str = ""
+
+
 class _ChromaEmbedding:
     """Our embedder, handed to Chroma so it never falls back to its downloading default."""
 
@@ -230,29 +242,44 @@ class Store:
     def put(self, meta: PolicyMeta, text: str, units: list[Unit], vectors: np.ndarray,
             sections: list[tuple[str, int]] = (), path: str = "") -> str:
         """Make (text, units) the active version of meta.policy. Returns its version."""
-        version = text_version(text)
-        policy = meta.policy
+        return self.put_many([PolicyVersion(meta, text, units, vectors, tuple(sections), path)])[0]
+
+    def put_many(self, items: list["PolicyVersion"]) -> list[str]:
+        """Make each item the active version of its policy: all rows are written first (one
+        Chroma upsert for all, which is much cheaper than one per policy), then the catalog
+        flips them live together. Returns their versions."""
+        versions = [text_version(it.text) for it in items]
         with self.writing():
             catalog = self._catalog()
             catalog["fingerprint"] = self.fingerprint
-            old = catalog["policies"].get(policy, {}).get("version")
+            ids, vecs, docs, metas = [], [], [], []
+            for it, version in zip(items, versions):
+                ids += [unit_id(u, version) for u in it.units]
+                vecs.append(it.vectors)
+                docs += [u.text for u in it.units]
+                metas += [_unit_meta(u, version) for u in it.units]
+            vecs = np.vstack(vecs) if vecs else np.zeros((0, 0), np.float32)
             col = self.collection()
-            ids = [unit_id(u, version) for u in units]
-            for s in range(0, len(units), 1000):
-                batch = slice(s, s + 1000)
-                col.upsert(ids=ids[batch], embeddings=vectors[batch],
-                           documents=[u.text for u in units[batch]],
-                           metadatas=[_unit_meta(u, version) for u in units[batch]])
+            for s in range(0, len(ids), 5000):
+                batch = slice(s, s + 5000)
+                col.upsert(ids=ids[batch], embeddings=vecs[batch], documents=docs[batch],
+                           metadatas=metas[batch])
             texts = self.path / "texts"
             texts.mkdir(exist_ok=True)
-            (texts / f"{policy}@{version}.txt").write_text(text, "utf-8")
-            catalog["policies"][policy] = {
-                "meta": meta.to_dict(), "version": version, "units": len(units), "chars": len(text),
-                "sections": [list(s) for s in sections], "path": path}
+            old = {}
+            for it, version in zip(items, versions):
+                policy = it.meta.policy
+                (texts / f"{policy}@{version}.txt").write_text(it.text, "utf-8")
+                old[policy] = catalog["policies"].get(policy, {}).get("version")
+                catalog["policies"][policy] = {
+                    "meta": it.meta.to_dict(), "version": version, "units": len(it.units),
+                    "chars": len(it.text), "sections": [list(x) for x in it.sections], "path": it.path}
             self._write_catalog(catalog)
-            if old and old != version:
-                self._drop_version(policy, old)
-        return version
+            for it, version in zip(items, versions):
+                previous = old[it.meta.policy]
+                if previous and previous != version:
+                    self._drop_version(it.meta.policy, previous)
+        return versions
 
     def remove(self, policy: str) -> None:
         with self.writing():
