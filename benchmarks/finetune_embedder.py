@@ -8,10 +8,13 @@ for a question when it covers a gold range, or (for a span that crosses units) h
 half of the span's SQuAD-normalised tokens. Hard negatives: the base model's top-ranked units
 of the same policy that are not positives and do not contain a gold answer text.
 
-Training: MultipleNegativesRankingLoss (sentence-transformers) over (question, positive, hard
-negative) triples, in a plain torch loop (the sentence-transformers trainer would need
-`datasets` and `accelerate`; this loop needs neither), batches with no repeated question text,
-fixed seed, deterministic kernels, 2 threads.
+Training: a sentence-transformers model and MultipleNegativesRankingLoss over (question,
+positive, hard negative) triples, with the false negatives masked (`masked_mnrl`: PolicyQA's
+questions are templates repeated across policies, so another row's positive for the same
+question text is not a negative), in a plain torch loop: the sentence-transformers trainer
+would need `datasets` and `accelerate`, this needs neither. Batches are made of triples of
+similar length (half the CPU time of random batches). Fixed seed, deterministic kernels, one
+thread by default (on the shared 2-core machine a second thread mostly spins).
 
 Evaluation by policy fold (train on even policies, test on odd, and the reverse; "even" =
 indices 0, 2, 4, ... in the split's order, as the scoreboard's `--policies even`): every test
@@ -439,11 +442,14 @@ nor contain a gold answer text.
 {json.dumps(stats, indent=2)}
 
 Training: {info['triples_per_epoch']} (question, positive, hard negative) triples per epoch,
-{info['steps']} steps, {info['train_s']:.0f} s on 2 CPU threads.
+{info['steps']} steps, {info['train_s']:.0f} s on one CPU thread (a shared 2-core machine).
 
 ## Hyperparameters
-MultipleNegativesRankingLoss (in-batch + 1 hard negative), batches without repeated question
-text, AdamW, linear warm-up and decay, grad-norm clip 1.0, deterministic torch kernels.
+MultipleNegativesRankingLoss (in-batch negatives + 1 hard negative per question, scale 20) with
+false negatives masked (another row's positive for the same question text, the same unit
+drawn twice), batches of similar-length triples, AdamW, linear warm-up and decay, grad-norm
+clip 1.0, deterministic torch kernels. Positives per question capped at
+{hp['max_pos_per_question']} (sampled).
 
 {json.dumps(hp, indent=2)}
 
@@ -458,9 +464,15 @@ this model, which has seen all 20 dev policies: on those policies its figures ar
 
 {runs}
 
-Rebuild a fold model for an honest scoreboard run on the other half:
-`python benchmarks/finetune_embedder.py --train-on even --out /tmp/ft-even`, then
-`POLICYQA_MODEL=policyqa-minilm POLICYQA_MODEL_DIR=/tmp/ft-even python ../shared/bench/policyqa_bench.py --systems cli --policies odd --no-compare-models`.
+An honest scoreboard run on the odd half needs every trained part fitted on the even half,
+the unit ranker too (its query adapter and weights are fitted on this embedder's vectors):
+
+    python benchmarks/finetune_embedder.py --train-on even --out /tmp/ft-even
+    POLICYQA_MODEL_DIR=/tmp/ft-even python benchmarks/train_ranker.py --train-on even \\
+        --model policyqa-minilm --out /tmp/ranker-even-ft.json --no-cv --bar 0.1
+    POLICYQA_MODEL=policyqa-minilm POLICYQA_MODEL_DIR=/tmp/ft-even \\
+        POLICYQA_RANKER=/tmp/ranker-even-ft.json python ../shared/bench/policyqa_bench.py \\
+        --systems cli --policies odd --no-compare-models
 """)
 
 
