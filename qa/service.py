@@ -4,6 +4,7 @@ An Assistant holds the resources (the store, the embedding model, the per-policy
 is shared by the CLI, the REST API, the chat, the desk and the widget."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -20,6 +21,7 @@ from qa.translate import query_for_retrieval
 from qa.types import Answer, Hit
 
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
+log = logging.getLogger(__name__)
 POOL = 30  # units per policy that reach evidence selection
 
 
@@ -31,7 +33,13 @@ class Assistant:
         self._embedder = embedder
         self._model, self._backend = model, backend
         self.writer = writer
-        self.bar = bar if bar is not None else (rank.load_model() or {}).get("bar", DEFAULT_BAR)
+        ranker = rank.load_model() or {}
+        self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
+        trained_on = ranker.get("embedder")
+        if trained_on and trained_on != f"{model}/{backend}" and embedder is None:
+            log.warning("the ranker %s was trained on %s vectors, but answers use %s/%s: retrain it "
+                        "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
+                        model, backend, model)
         self.max_question_chars = max_question_chars
         self._lock = threading.Lock()
         self._indexes: dict[str, PolicyIndex] = {}
