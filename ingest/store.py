@@ -127,6 +127,8 @@ class Store:
         self._lock = threading.RLock()
         self._rows: dict[str, UnitRows] = {}
         self._rows_key = None
+        self._records: dict[str, PolicyRecord] = {}
+        self._records_key = None
 
     # ----------------------------------------------------------------- catalog
     @property
@@ -165,7 +167,22 @@ class Store:
                 f"The store at {self.path} was built differently ({reason}). "
                 f"Rebuild it: policyqa ingest <your policies> --store {self.path} --rebuild")
 
+    def _catalog_key(self) -> tuple | None:
+        """Changes whenever the catalog is rewritten (each write is a rename: a new inode)."""
+        try:
+            st = self.catalog_path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def policies(self) -> dict[str, PolicyRecord]:
+        """Every policy's record, parsed once per catalog write (answers ask on every question)."""
+        key = self._catalog_key()
+        if key is None or key != self._records_key:
+            self._records, self._records_key = self._parse_records(), key
+        return dict(self._records)
+
+    def _parse_records(self) -> dict[str, PolicyRecord]:
         out = {}
         for pid, rec in sorted(self._catalog()["policies"].items()):
             fields = ("policy", "name", "last_updated", "language", "source")
@@ -298,9 +315,8 @@ class Store:
     def rows(self) -> dict[str, UnitRows]:
         """The active units of every policy with their vectors, cached until the catalog changes."""
         with self._lock:
-            try:
-                key = self.catalog_path.stat().st_mtime_ns
-            except FileNotFoundError:
+            key = self._catalog_key()
+            if key is None:
                 return {}
             if key != self._rows_key:
                 self.check()
