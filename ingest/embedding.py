@@ -21,6 +21,10 @@ import numpy as np
 from ingest.errors import IngestError
 
 BATCH = 64
+# how the ONNX file is made; part of the cache file name and of the store's fingerprint, so a
+# store embedded by an older export is refused, not mixed. "2": per-channel weight scales
+# (per-tensor ones moved vectors to a mean cosine of 0.960 against torch; per-channel: 0.993)
+ONNX_EXPORT = "2"
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
 
@@ -101,7 +105,8 @@ class TorchMiniLM:
 
 
 def _export_onnx(model_dir: Path, out: Path) -> None:
-    """Export the transformer to ONNX with torch.onnx, then quantise its weights to int8."""
+    """Export the transformer to ONNX with torch.onnx, then quantise its weights to int8, one
+    scale per output channel (activations are quantised dynamically, per batch)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
@@ -131,7 +136,7 @@ def _export_onnx(model_dir: Path, out: Path) -> None:
                           ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
             opset_version=17, dynamo=False)
     tmp = out.with_name(f"int8-{os.getpid()}.onnx")
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
     tmp.replace(out)  # atomic: a half-written model is never picked up
 
@@ -142,6 +147,9 @@ class OnnxMiniLM:
 
     dim = 384
     max_tokens = 256  # the model's max_seq_length
+    # small batches are faster here: 4.7 s for the 1,668 PolicyQA units at 16 vs 5.6 s at 64
+    # (length-sorted, so padding is not the reason; activations stay in cache)
+    batch = 16
 
     def __init__(self, path: Path | None = None, cache: Path | None = None, label: str | None = None):
         import onnxruntime as ort
@@ -150,9 +158,9 @@ class OnnxMiniLM:
         self.path = Path(path or minilm_path())
         digest = weights_digest(self.path)
         # a named model from a folder: the weights' digest tells folders (e.g. fold models) apart
-        self.name = f"{label}@{digest}/onnx-int8" if label else "all-MiniLM-L6-v2/onnx-int8"
+        self.name = (f"{label}@{digest}" if label else "all-MiniLM-L6-v2") + f"/onnx-int8-v{ONNX_EXPORT}"
         cache = Path(cache or default_cache())
-        onnx_file = cache / f"minilm-{digest}-int8.onnx"
+        onnx_file = cache / f"minilm-{digest}-int8-v{ONNX_EXPORT}.onnx"
         if not onnx_file.exists():
             _export_onnx(self.path, onnx_file)
         opts = ort.SessionOptions()
@@ -175,7 +183,7 @@ class OnnxMiniLM:
         return _normalise((hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return _length_sorted(list(texts), self._encode, BATCH)
+        return _length_sorted(list(texts), self._encode, self.batch)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text])[0]

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.embedding import Embedder, get_embedder
+from ingest.embedding import ONNX_EXPORT, Embedder, get_embedder
 from ingest.errors import IngestError
 from ingest.loaders import FORMATS, load
 from ingest.metadata import load_manifest, policy_meta
@@ -35,7 +35,8 @@ class IngestReport:
 
 
 def fingerprint(model: str, backend: str) -> dict:
-    return {"model": f"{model}/{backend}", "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
+    runtime = f"{backend}-v{ONNX_EXPORT}" if backend.startswith("onnx") else backend
+    return {"model": f"{model}/{runtime}", "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
 def open_store(path: Path, model: str, backend: str) -> Store:
@@ -85,6 +86,7 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
     report = IngestReport()
     files, report.failed = expand(paths)
     store.check()
+    store.open_in_background()
     known = store.policies()
     seen: dict[str, Path] = {}
     manifests: dict[Path, dict] = {}

@@ -1,9 +1,11 @@
 """The store: sentence units and their vectors in ChromaDB, plus a small catalog.
 
 Layout of a store directory:
-    chroma/         ChromaDB PersistentClient data: one collection of units
+    chroma/         ChromaDB PersistentClient data: one collection of units (id, vector, and
+                    metadata: policy, version, and the unit's place: order, offsets, section...)
     catalog.json    fingerprint, and for each policy its metadata and *active version*
-    texts/          the normalised text of each active policy version (for context and highlights)
+    texts/          the normalised text of each active policy version; a unit's text is
+                    text[start:end] of its version, so quotes are verbatim by construction
 
 A policy version is a hash of its normalised text. Every unit row carries its version, and
 readers only see units whose version the catalog names as active. An update therefore adds the
@@ -29,7 +31,7 @@ import numpy as np
 from ingest.errors import StoreMismatch, UnknownPolicy
 from ingest.types import PolicyMeta, Unit
 
-SCHEMA = 1
+SCHEMA = 2  # 2: unit text read from texts/ (not stored twice), unit fields packed in one key
 COLLECTION = "units"
 
 
@@ -204,6 +206,18 @@ class Store:
         return (self.path / "texts" / f"{policy}@{rec.version}.txt").read_text("utf-8")
 
     # ----------------------------------------------------------------- chroma
+    def open_in_background(self) -> threading.Thread:
+        """Import chromadb and open the collection on a thread (about a second), so a caller
+        can read and embed meanwhile; `collection()` waits for it through the lock."""
+        def run():
+            try:
+                self.collection()
+            except Exception:  # noqa: BLE001 - the caller's own collection() call reports it
+                pass
+        thread = threading.Thread(target=run, name="chroma-open", daemon=True)
+        thread.start()
+        return thread
+
     def collection(self):
         with self._lock:
             if self._collection is None:
@@ -254,7 +268,8 @@ class Store:
             return {}
         got = self.collection().get(where={"$and": [{"policy": policy}, {"version": version}]},
                                     include=["embeddings", "metadatas"])
-        return {m["chash"]: np.asarray(e, dtype=np.float32) for m, e in zip(got["metadatas"], got["embeddings"])}
+        return {json.loads(m["unit"])["chash"]: np.asarray(e, dtype=np.float32)
+                for m, e in zip(got["metadatas"], got["embeddings"])}
 
     def put(self, meta: PolicyMeta, text: str, units: list[Unit], vectors: np.ndarray,
             sections: list[tuple[str, int]] = (), path: str = "") -> str:
@@ -269,24 +284,25 @@ class Store:
         with self.writing():
             catalog = self._catalog()
             catalog["fingerprint"] = self.fingerprint
-            ids, vecs, docs, metas = [], [], [], []
+            ids, vecs, metas = [], [], []
             for it, version in zip(items, versions):
                 ids += [unit_id(u, version) for u in it.units]
                 vecs.append(it.vectors)
-                docs += [u.text for u in it.units]
                 metas += [_unit_meta(u, version) for u in it.units]
             vecs = np.vstack(vecs) if vecs else np.zeros((0, 0), np.float32)
+            texts = self.path / "texts"
+            texts.mkdir(parents=True, exist_ok=True)
+            for it, version in zip(items, versions):
+                (texts / f"{it.meta.policy}@{version}.txt").write_text(it.text, "utf-8")
+            # no documents: Chroma would index them for full-text search (BM25 is ours), which
+            # was 40% of the write time; every metadata key is a row of its own, hence one packed key
             col = self.collection()
             for s in range(0, len(ids), 5000):
                 batch = slice(s, s + 5000)
-                col.upsert(ids=ids[batch], embeddings=vecs[batch], documents=docs[batch],
-                           metadatas=metas[batch])
-            texts = self.path / "texts"
-            texts.mkdir(exist_ok=True)
+                col.upsert(ids=ids[batch], embeddings=vecs[batch], metadatas=metas[batch])
             old = {}
             for it, version in zip(items, versions):
                 policy = it.meta.policy
-                (texts / f"{policy}@{version}.txt").write_text(it.text, "utf-8")
                 old[policy] = catalog["policies"].get(policy, {}).get("version")
                 catalog["policies"][policy] = {
                     "meta": it.meta.to_dict(), "version": version, "units": len(it.units),
@@ -323,12 +339,14 @@ class Store:
                 active = {pid: rec["version"] for pid, rec in self._catalog()["policies"].items()}
                 rows = {}
                 for pid, version in active.items():
+                    text = (self.path / "texts" / f"{pid}@{version}.txt").read_text("utf-8")
                     got = self.collection().get(where={"$and": [{"policy": pid}, {"version": version}]},
-                                                include=["embeddings", "documents", "metadatas"])
-                    items = sorted(zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]),
-                                   key=lambda r: r[2]["order"])
+                                                include=["embeddings", "metadatas"])
+                    items = sorted(((i, json.loads(m["unit"]), e) for i, m, e in
+                                    zip(got["ids"], got["metadatas"], got["embeddings"])),
+                                   key=lambda r: r[1]["order"])
                     rows[pid] = UnitRows(
-                        pid, [_unit_from(pid, d, m) for _, d, m, _ in items], [i for i, *_ in items],
+                        pid, [_unit_from(pid, text, m) for _, m, _ in items], [i for i, *_ in items],
                         np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1))
                 self._rows, self._rows_key = rows, key
             return self._rows
@@ -342,12 +360,13 @@ class Store:
 
 
 def _unit_meta(u: Unit, version: str) -> dict:
-    return {"policy": u.policy, "version": version, "order": u.order, "start": u.start, "end": u.end,
-            "section": "\x1f".join(u.section), "kind": u.kind, "page": u.page or 0,
-            "chash": context_hash(u)}
+    """Chroma metadata: the two keys queries filter on, and the rest packed in one JSON key."""
+    unit = {"order": u.order, "start": u.start, "end": u.end, "section": list(u.section),
+            "kind": u.kind, "page": u.page, "chash": context_hash(u)}
+    return {"policy": u.policy, "version": version, "unit": json.dumps(unit, ensure_ascii=False)}
 
 
 def _unit_from(policy: str, text: str, m: dict) -> Unit:
-    return Unit(policy=policy, order=m["order"], text=text, start=m["start"], end=m["end"],
-                section=tuple(s for s in m["section"].split("\x1f") if s), kind=m["kind"],
-                page=m["page"] or None)
+    """A unit from its metadata and its version's text (its quote is text[start:end])."""
+    return Unit(policy=policy, order=m["order"], text=text[m["start"]:m["end"]], start=m["start"],
+                end=m["end"], section=tuple(m["section"]), kind=m["kind"], page=m["page"])

@@ -26,12 +26,12 @@ def test_onnx_int8_agrees_with_torch(embedder, torch_minilm):
     ref = torch_minilm.embed_passages(SENTENCES)
     assert onnx.shape == ref.shape == (len(SENTENCES), 384)
     cosines = (onnx * ref).sum(axis=1)  # both are L2-normalised
-    # int8 dynamic quantisation moves a vector a little (measured 0.944-0.975 on these); what
-    # retrieval needs is that the geometry holds: each int8 vector is nearest its own torch
-    # vector, and sentence-to-sentence similarities agree
-    assert cosines.mean() > 0.95 and cosines.min() > 0.92, cosines
+    # int8 weights with per-channel scales move a vector a little (measured 0.991-0.994 on
+    # these; per-tensor scales gave 0.944-0.975); what retrieval needs is that the geometry
+    # holds: each int8 vector is nearest its own torch vector, and similarities agree
+    assert cosines.mean() > 0.985 and cosines.min() > 0.98, cosines
     assert ((onnx @ ref.T).argmax(axis=1) == np.arange(len(SENTENCES))).all()
-    assert np.abs(onnx @ onnx.T - ref @ ref.T).max() < 0.1
+    assert np.abs(onnx @ onnx.T - ref @ ref.T).max() < 0.05
     # dynamic int8 quantises activations per batch, so a text's vector depends slightly on
     # its batch mates (measured 0.991 between alone and in this batch)
     query = embedder.embed_query(SENTENCES[0])
@@ -63,7 +63,7 @@ finetuned = pytest.mark.skipif(not (FINETUNED_DIR / "model.safetensors").exists(
 def test_finetuned_model_ranks_the_answer_first(backend, monkeypatch):
     monkeypatch.delenv("POLICYQA_MODEL_DIR", raising=False)
     emb = get_embedder("policyqa-minilm", backend)
-    assert emb.name.startswith("policyqa-minilm@") and emb.name.endswith(f"/{backend}")
+    assert emb.name.startswith("policyqa-minilm@") and emb.name.rsplit("/", 1)[1].startswith(backend)
     assert emb.dim == 384
     passages = ["We keep your account data for two years after you close your account.",
                 "Our offices are open Monday to Friday.",
