@@ -129,7 +129,7 @@ class Split:
     bench_questions: list  # the benchmark's own Question records (gold texts and ranges)
 
 
-SOURCES = ("qa/rank.py", "qa/lexical.py", "qa/index.py", "ingest/segment.py", "ingest/normalize.py",
+SOURCES = ("qa/rank.py", "qa/lexical.py", "qa/index.py", "ingest/segment.py", "ingest/normalize.py", "ingest/embedding.py",
            "ingest/loaders.py")  # a change to any of these invalidates the cached features
 
 
@@ -354,6 +354,8 @@ def main(argv=None) -> int:
                   "trained_at": time.strftime("%Y-%m-%d"), "held_out": cv})
     if bar is not None:
         model["bar"] = bar
+        if args.bar is None and old.get("bar_note"):
+            model["bar_note"] = old["bar_note"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(model, indent=1) + "\n")
     print(f"wrote {args.out} (trained on {args.train_on}, bar={bar})")

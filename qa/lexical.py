@@ -15,11 +15,32 @@ import numpy as np
 from scipy import sparse
 
 
+# Snowball leaves derivations apart that questions and policies use interchangeably ("how
+# long do you retain..." / "retention period", "stored" / "storage"): after stemming, these
+# stems are read as the one on the right. General English morphology, not any policy's words.
+CONFLATE = {
+    "storag": "store", "retent": "retain", "usag": "use", "disclosur": "disclos",
+    "transmiss": "transmit", "sold": "sell", "sale": "sell", "children": "child",
+    "notif": "notifi", "modif": "modifi", "verif": "verifi", "analysi": "analyz", "analyt": "analyz",
+    "collector": "collect", "payment": "pay", "paid": "pay",
+}
+
+
+class _Stemmer:
+    """Snowball English, then CONFLATE."""
+
+    def __init__(self, snowball):
+        self._snowball = snowball
+
+    def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 (bm25s calls it so)
+        return [CONFLATE.get(w, w) for w in self._snowball.stemWords(words)]
+
+
 def _stemmer():
     try:
         import Stemmer
 
-        return Stemmer.Stemmer("english")
+        return _Stemmer(Stemmer.Stemmer("english"))
     except ImportError:  # PyStemmer is a dependency; without it BM25 still works, unstemmed
         return None
 

@@ -5,6 +5,7 @@ is shared by the CLI, the REST API, the chat, the desk and the widget."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import replace
@@ -13,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ingest.embedding import Embedder, get_embedder
+from ingest.pipeline import fingerprint
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank
 from qa.errors import QuestionError, UnknownPolicy
@@ -36,10 +38,11 @@ class Assistant:
         ranker = rank.load_model() or {}
         self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
         trained_on = ranker.get("embedder")
-        if trained_on and trained_on != f"{model}/{backend}" and embedder is None:
-            log.warning("the ranker %s was trained on %s vectors, but answers use %s/%s: retrain it "
+        configured = fingerprint(model, backend)["model"]  # e.g. all-MiniLM-L6-v2/onnx-int8-v2
+        if trained_on and re.sub(r"@[^/]*", "", trained_on) != configured and embedder is None:
+            log.warning("the ranker %s was trained on %s vectors, but answers use %s: retrain it "
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
-                        model, backend, model)
+                        configured, model)
         self.max_question_chars = max_question_chars
         self._lock = threading.Lock()
         self._indexes: dict[str, PolicyIndex] = {}
