@@ -113,6 +113,22 @@ class Assistant:
         pids = self.scope(policy)
         text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
         qvec = self.embedder.embed_query(text)
+        return self._answer(question, q, policy, pids, text, lang, qvec, t0, id)
+
+    def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
+        """One answer per policy, for the desk's comparison table (the question embedded once;
+        each answer's timings start after that)."""
+        q = self.check_question(question)
+        pids = policies or self.scope(None)
+        for p in pids:
+            self.scope(p)  # an unknown policy is an error before any work
+        text, lang = query_for_retrieval(q)
+        qvec = self.embedder.embed_query(text)
+        return [self._answer(question, q, p, [p], text, lang, qvec, time.perf_counter()) for p in pids]
+
+    def _answer(self, question: str, q: str, policy: str | None, pids: list[str], text: str, lang: str,
+                qvec: np.ndarray, t0: float, id: str | None = None) -> Answer:
+        """`question` as asked, `q` its checked form, `text` what retrieval uses (English)."""
         per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
         records = self.policies()
@@ -128,10 +144,6 @@ class Assistant:
         timings = {"retrieve": (t1 - t0) * 1000, "compose": (t2 - t1) * 1000,
                    "write": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return replace(ans, question=question, policy=policy, id=id, timings=timings)
-
-    def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
-        """One answer per policy, for the desk's comparison table."""
-        return [self.answer(question, p) for p in (policies or self.scope(None))]
 
 
 def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import QuestionError, UnknownPolicy
+from qa.service import Assistant
 
 
 def test_answer_quotes_verbatim_text_of_the_policy(assistant, seed_store):
@@ -48,6 +49,29 @@ def test_compare_gives_one_row_per_policy(assistant):
     assert [r.policy for r in rows] == sorted(assistant.policies())
     cf = next(r for r in rows if r.policy == "cloudflare-image-gen")
     assert cf.answerable and any("Cloudflare" in c.quote for c in cf.citations[:3])
+
+
+def test_compare_embeds_the_question_once_and_matches_single_answers(assistant):
+    calls = []
+    inner = assistant.embedder
+
+    class Spy:
+        name, dim = inner.name, inner.dim
+
+        def embed_query(self, text):
+            calls.append(text)
+            return inner.embed_query(text)
+
+        def embed_passages(self, texts):
+            return inner.embed_passages(texts)
+
+    question = "How long do you keep my images?"
+    rows = Assistant(assistant.store, Spy()).compare(question)
+    assert calls == [question]
+    for row in rows:
+        one = assistant.answer(question, row.policy)
+        assert row.answerable == one.answerable
+        assert [c.quote for c in row.citations] == [c.quote for c in one.citations]
 
 
 @pytest.mark.parametrize("question, error", [("", QuestionError), ("   ", QuestionError),
