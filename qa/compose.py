@@ -15,16 +15,23 @@ MIN_COSINE = 0.3  # a relied-on clause must also be close in meaning: off-topic 
 #                   ("How do I bake bread?") reach at most ~0.2 with any clause, while 99.3% of
 #                   PolicyQA questions have a clause at 0.3 or more
 ACROSS_RATIO = 0.5  # across policies, a policy addresses the question only if its best clause
-#                     scores at least this share of the best policy's best clause
+#                     scores at least this share of the best policy's best clause,
+ACROSS_COSINE_GAP = 0.12  # and is nearly as close in meaning: the ranker's features are mostly
+#                     relative to the policy's own clauses (rank, gap to its best), so every
+#                     policy's best clause looks good to it, while cosine compares across
+#                     policies ("Will my photos train AI?": 0.69 for the policy that says
+#                     so, 0.52 and 0.42 for ones that only mention AI or images)
 
 
-def select(hits: list[Hit], bar: float) -> tuple[list[Hit], list[Hit]]:
-    """Split ranked hits into (relied on, related). Nothing is relied on below the bar."""
-    if not hits or hits[0].score < bar or hits[0].dense < MIN_COSINE:
+def select(hits: list[Hit], bar: float, min_cosine: float = MIN_COSINE) -> tuple[list[Hit], list[Hit]]:
+    """Split ranked hits into (relied on, related). Nothing is relied on below the bar, and
+    nothing less close in meaning than `min_cosine` (never below MIN_COSINE)."""
+    min_cosine = max(min_cosine, MIN_COSINE)
+    if not hits or hits[0].score < bar or hits[0].dense < min_cosine:
         return [], hits[:MAX_SHOWN]
     top = hits[0].score
     cited = [h for h in hits[:MAX_CITED]
-             if h.score >= bar and h.score >= KEEP_RATIO * top and h.dense >= MIN_COSINE]
+             if h.score >= bar and h.score >= KEEP_RATIO * top and h.dense >= min_cosine]
     rest = [h for h in hits if h not in cited]
     return cited, rest[: MAX_SHOWN - len(cited)]
 
@@ -90,8 +97,10 @@ def compose_across(question: str, per_policy: dict[str, list[Hit]],
     blocks, cites, silent = [], [], []
     ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
     top_score = ranked[0][1][0].score if ranked and ranked[0][1] else 0.0
+    answering = [hits[0].dense for _, hits in ranked if hits and hits[0].score >= bar]
+    floor = max(answering, default=0.0) - ACROSS_COSINE_GAP
     for pid, hits in ranked:
-        cited, _ = select(hits, max(bar, ACROSS_RATIO * top_score))
+        cited, _ = select(hits, max(bar, ACROSS_RATIO * top_score), min_cosine=floor)
         if not cited:
             silent.append(records[pid].meta.name)
             continue

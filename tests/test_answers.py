@@ -51,6 +51,17 @@ def test_compare_gives_one_row_per_policy(assistant):
     assert cf.answerable and any("Cloudflare" in c.quote for c in cf.citations[:3])
 
 
+@pytest.mark.parametrize("question, expected", [
+    # the only policies with a sentence on each (grep corpus/ for "sell", "encrypt")
+    ("Do you sell my data?", {"product-image-gen", "image-video-gen"}),
+    ("Is my data encrypted?", {"figure-gen", "product-image-gen"}),
+])
+def test_across_policies_only_the_policies_that_say_it(assistant, question, expected):
+    ans = assistant.answer(question)
+    assert set(ans.policies) == expected, ans.answer
+    assert {c.policy for c in ans.citations} == expected
+
+
 def test_compare_embeds_the_question_once_and_matches_single_answers(assistant):
     calls = []
     inner = assistant.embedder
