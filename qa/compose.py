@@ -74,9 +74,11 @@ def quote_lines(cites: list[Citation]) -> str:
     return "\n".join(f"- “{c.quote}” [{c.n}]" for c in cites)
 
 
-def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en") -> Answer:
-    """The answer for one policy."""
-    cited, related = select(hits, bar)
+def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en",
+                min_cosine: float = MIN_COSINE) -> Answer:
+    """The answer for one policy (`bar` and `min_cosine` from `across_thresholds` when it is
+    one row of a comparison)."""
+    cited, related = select(hits, bar, min_cosine)
     cites = [citation(i, h, rec, False) for i, h in enumerate(cited, 1)]
     rel = [citation(i, h, rec, True) for i, h in enumerate(related, len(cites) + 1)]
     name = rec.meta.name
@@ -91,16 +93,24 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
                   policies=(rec.meta.policy,) if cites else ())
 
 
+def across_thresholds(per_policy: dict[str, list[Hit]], bar: float) -> tuple[float, float]:
+    """(bar, minimum cosine) a policy's clauses must clear to address a question asked of all
+    policies: the bar and ACROSS_RATIO of the best policy's best score; and a cosine within
+    ACROSS_COSINE_GAP of the best answering policy's best clause."""
+    tops = [hits[0] for hits in per_policy.values() if hits]
+    top_score = max((h.score for h in tops), default=0.0)
+    floor = max((h.dense for h in tops if h.score >= bar), default=0.0) - ACROSS_COSINE_GAP
+    return max(bar, ACROSS_RATIO * top_score), max(floor, MIN_COSINE)
+
+
 def compose_across(question: str, per_policy: dict[str, list[Hit]],
                    records: dict[str, PolicyRecord], bar: float, lang: str = "en") -> Answer:
     """The answer across all policies: one paragraph for each policy that addresses it."""
     blocks, cites, silent = [], [], []
     ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
-    top_score = ranked[0][1][0].score if ranked and ranked[0][1] else 0.0
-    answering = [hits[0].dense for _, hits in ranked if hits and hits[0].score >= bar]
-    floor = max(answering, default=0.0) - ACROSS_COSINE_GAP
+    policy_bar, floor = across_thresholds(per_policy, bar)
     for pid, hits in ranked:
-        cited, _ = select(hits, max(bar, ACROSS_RATIO * top_score), min_cosine=floor)
+        cited, _ = select(hits, policy_bar, min_cosine=floor)
         if not cited:
             silent.append(records[pid].meta.name)
             continue

@@ -113,22 +113,6 @@ class Assistant:
         pids = self.scope(policy)
         text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
         qvec = self.embedder.embed_query(text)
-        return self._answer(question, q, policy, pids, text, lang, qvec, t0, id)
-
-    def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
-        """One answer per policy, for the desk's comparison table (the question embedded once;
-        each answer's timings start after that)."""
-        q = self.check_question(question)
-        pids = policies or self.scope(None)
-        for p in pids:
-            self.scope(p)  # an unknown policy is an error before any work
-        text, lang = query_for_retrieval(q)
-        qvec = self.embedder.embed_query(text)
-        return [self._answer(question, q, p, [p], text, lang, qvec, time.perf_counter()) for p in pids]
-
-    def _answer(self, question: str, q: str, policy: str | None, pids: list[str], text: str, lang: str,
-                qvec: np.ndarray, t0: float, id: str | None = None) -> Answer:
-        """`question` as asked, `q` its checked form, `text` what retrieval uses (English)."""
         per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
         records = self.policies()
@@ -136,6 +120,30 @@ class Assistant:
             ans = compose.compose_across(q, per_policy, records, self.bar, lang)
         else:
             ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang)
+        return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
+
+    def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
+        """One answer per policy, for the desk's comparison table. A policy counts as
+        addressing the question by the same rule as an answer across policies (so the table
+        and that answer agree); the question is embedded once."""
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        pids = policies or self.scope(None)
+        for p in pids:
+            self.scope(p)  # an unknown policy is an error before any work
+        text, lang = query_for_retrieval(q)
+        qvec = self.embedder.embed_query(text)
+        per_policy = {p: self.ranked(text, p, qvec) for p in pids}
+        t1 = time.perf_counter()
+        bar, floor = compose.across_thresholds(per_policy, self.bar)
+        records = self.policies()
+        return [self._finish(compose.compose_one(q, per_policy[p], records[p], bar, lang, floor),
+                             question, q, p, text, lang, t0, t1) for p in pids]
+
+    def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,
+                t0: float, t1: float, id: str | None = None) -> Answer:
+        """The optional writer, then the fields every answer carries. `question` as asked, `q`
+        its checked form, `text` what retrieval used (English); t0/t1: start, retrieval done."""
         t2 = time.perf_counter()
         if self.writer is not None and ans.answerable:
             ans = self.writer.rewrite(ans)
