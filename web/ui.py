@@ -29,7 +29,7 @@ answered from the policies' own words. Every answer quotes its sources.</div></d
 def theme() -> gr.themes.Base:
     # Gradio's bundled local fonts only: nothing is fetched from a font CDN.
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
-                          font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 600)),
+                          font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 600, 700)),
                                 "system-ui", "sans-serif"])
 
 
