@@ -27,5 +27,5 @@ test: install chromium
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python benchmarks/ingest_speed.py
+	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/latency.py

@@ -11,7 +11,7 @@ Two views, both pipelines measured in the same run:
   running `policyqa ingest FOLDER` waits for it (imports and model loading included).
 Also checks that the int8 vectors agree with torch's.
 
-    python benchmarks/ingest_speed.py [--runs N]
+    python benchmarks/ingest.py [--runs N]
 """
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# this file is named like the `ingest` package: put the repository first on the path instead of
+# this folder, so `import ingest` finds the package; this folder goes last (for _data)
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
