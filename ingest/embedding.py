@@ -171,7 +171,7 @@ class OnnxMiniLM:
     def _worker(self, i: int) -> tuple:
         """Worker i's session and tokenizer. Each session runs on one thread: for many short
         texts, one single-threaded session per core on alternating batches is faster than one
-        session with a thread per core (3.8 s against 5.0-5.2 s for the PolicyQA units here:
+        session with a thread per core (3.8-4.3 s against 5.0-5.2 s for the PolicyQA units here:
         small matrices leave a two-thread session waiting on its threads)."""
         with self._workers_lock:
             while len(self._workers) <= i:
