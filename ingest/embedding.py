@@ -26,6 +26,12 @@ BATCH = 64
 # store embedded by an older export is refused, not mixed. "2": per-channel weight scales
 # (per-tensor ones moved vectors to a mean cosine of 0.960 against torch; per-channel: 0.993)
 ONNX_EXPORT = "2"
+
+
+def runtime_name(model: str, backend: str) -> str:
+    """How vectors were made, as embedders name themselves and stores record it:
+    "all-MiniLM-L6-v2/onnx-int8-v2" (the ONNX export's version included), "all-MiniLM-L6-v2/torch"."""
+    return f"{model}/{backend}-v{ONNX_EXPORT}" if backend.startswith("onnx") else f"{model}/{backend}"
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
 
@@ -157,7 +163,7 @@ class OnnxMiniLM:
         self.path = Path(path or minilm_path())
         digest = weights_digest(self.path)
         # a named model from a folder: the weights' digest tells folders (e.g. fold models) apart
-        self.name = (f"{label}@{digest}" if label else "all-MiniLM-L6-v2") + f"/onnx-int8-v{ONNX_EXPORT}"
+        self.name = runtime_name(f"{label}@{digest}" if label else "all-MiniLM-L6-v2", "onnx-int8")
         cache = Path(cache or default_cache())
         onnx_file = cache / f"minilm-{digest}-int8-v{ONNX_EXPORT}.onnx"
         if not onnx_file.exists():

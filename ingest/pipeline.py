@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.embedding import ONNX_EXPORT, Embedder, get_embedder
+from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.errors import IngestError
 from ingest.loaders import FORMATS, load
 from ingest.metadata import load_manifest, policy_meta
@@ -35,8 +35,7 @@ class IngestReport:
 
 
 def fingerprint(model: str, backend: str) -> dict:
-    runtime = f"{backend}-v{ONNX_EXPORT}" if backend.startswith("onnx") else backend
-    return {"model": f"{model}/{runtime}", "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
+    return {"model": runtime_name(model, backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
 def open_store(path: Path, model: str, backend: str) -> Store:

@@ -13,8 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.embedding import Embedder, get_embedder
-from ingest.pipeline import fingerprint
+from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank
 from qa.errors import QuestionError, UnknownPolicy
@@ -38,7 +37,8 @@ class Assistant:
         ranker = rank.load_model() or {}
         self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
         trained_on = ranker.get("embedder")
-        configured = fingerprint(model, backend)["model"]  # e.g. all-MiniLM-L6-v2/onnx-int8-v2
+        configured = runtime_name(model, backend)
+        # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
         if trained_on and re.sub(r"@[^/]*", "", trained_on) != configured and embedder is None:
             log.warning("the ranker %s was trained on %s vectors, but answers use %s: retrain it "
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,

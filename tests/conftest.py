@@ -31,12 +31,13 @@ def embedder():
 
 
 class CountingEmbedder:
-    """The real embedder, counting how many texts it was asked to embed."""
+    """The real embedder, counting how many texts it was asked to embed (and which queries)."""
 
     def __init__(self, inner, fail_after: int | None = None):
         self.inner, self.fail_after = inner, fail_after
         self.name, self.dim = inner.name, inner.dim
         self.embedded = 0
+        self.queries: list[str] = []
 
     def embed_passages(self, texts):
         if self.fail_after is not None and self.embedded + len(texts) > self.fail_after:
@@ -45,6 +46,7 @@ class CountingEmbedder:
         return self.inner.embed_passages(texts)
 
     def embed_query(self, text):
+        self.queries.append(text)
         return self.inner.embed_query(text)
 
 

@@ -6,6 +6,8 @@ import pytest
 from qa.errors import QuestionError, UnknownPolicy
 from qa.service import Assistant
 
+from conftest import CountingEmbedder
+
 
 def test_answer_quotes_verbatim_text_of_the_policy(assistant, seed_store):
     ans = assistant.answer("How long do you keep my generated images?", "cloudflare-image-gen")
@@ -64,21 +66,9 @@ def test_across_policies_only_the_policies_that_say_it(assistant, question, expe
 
 @pytest.mark.parametrize("question", ["How long do you keep my images?", "Is my data encrypted?"])
 def test_compare_agrees_with_the_answer_across_policies_and_embeds_once(assistant, question):
-    calls = []
-    inner = assistant.embedder
-
-    class Spy:
-        name, dim = inner.name, inner.dim
-
-        def embed_query(self, text):
-            calls.append(text)
-            return inner.embed_query(text)
-
-        def embed_passages(self, texts):
-            return inner.embed_passages(texts)
-
-    rows = Assistant(assistant.store, Spy()).compare(question)
-    assert calls == [question]
+    counting = CountingEmbedder(assistant.embedder)
+    rows = Assistant(assistant.store, counting).compare(question)
+    assert counting.queries == [question]
     across = assistant.answer(question)
     assert {r.policy for r in rows if r.answerable} == set(across.policies)
     for row in rows:
