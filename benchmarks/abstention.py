@@ -12,6 +12,8 @@ and a calibration aid, not a held-out figure.
   policyqa (bar B)  Assistant.answer(question, policy).answerable with the abstention bar B
   cosine >= 0.45    answer when the best clause's cosine with the question is 0.45 or more
                     (plain dense retrieval with a floor)
+  policyqa across   the question asked of all policies at once (no --policy): is the policy
+                    among those the answer says address it?
 
     python benchmarks/abstention.py [--verbose]
 """
@@ -56,6 +58,13 @@ def main() -> None:
                 calls[name].append(said)
                 if args.verbose and said != it["answerable"] and (name.endswith("shipped)") or "cosine" in name):
                     print(f"  {name:14s} wrong: {it['policy']:22s} {it['question']!r} "
+                          f"(answerable={it['answerable']}, said {said})")
+        across = {q: set(shipped.answer(q).policies) for q in dict.fromkeys(it["question"] for it in items)}
+        calls["policyqa across all policies (shipped)"] = [it["policy"] in across[it["question"]] for it in items]
+        if args.verbose:
+            for it, said in zip(items, calls["policyqa across all policies (shipped)"]):
+                if said != it["answerable"]:
+                    print(f"  across         wrong: {it['policy']:22s} {it['question']!r} "
                           f"(answerable={it['answerable']}, said {said})")
     pos = [it["answerable"] for it in items]
     print(f"{len(items)} pairs: {sum(pos)} answerable, {len(pos) - sum(pos)} silent\n")

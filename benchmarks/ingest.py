@@ -88,6 +88,17 @@ def one_row(row: str, folder: Path, tmp: Path) -> dict:
     return ours(folder, tmp, row)
 
 
+def fresh_process(cmd: list[str]) -> tuple[float, str]:
+    """(wall seconds, stdout) of a command run in a new process."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t, proc.stdout
+
+
+def row_command(row: str, folder: Path, where: Path) -> list[str]:
+    return [sys.executable, __file__, "--row", row, str(folder), str(where)]
+
+
 def rows_in_processes(folder: Path, tmp: Path, runs: int) -> dict[str, dict]:
     """Each row measured in a fresh process, best ingest time of N."""
     out = {}
@@ -95,9 +106,8 @@ def rows_in_processes(folder: Path, tmp: Path, runs: int) -> dict[str, dict]:
         for row in ROWS:
             where = tmp / f"run{i}"
             where.mkdir(exist_ok=True)
-            proc = subprocess.run([sys.executable, __file__, "--row", row, str(folder), str(where)],
-                                  check=True, capture_output=True, text=True)
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            _, stdout = fresh_process(row_command(row, folder, where))
+            r = json.loads(stdout.strip().splitlines()[-1])
             r["tmp"] = where
             if row not in out or r["ingest_s"] < out[row]["ingest_s"]:
                 out[row] = r
@@ -122,12 +132,10 @@ def end_to_end(folder: Path, tmp: Path, runs: int) -> dict[str, float]:
     out = {"naive": [], "policyqa": []}
     for i in range(runs):
         (tmp / f"e2e-naive-{i}").mkdir()
-        cmds = {"naive": [sys.executable, __file__, "--row", "naive", str(folder), str(tmp / f"e2e-naive-{i}")],
+        cmds = {"naive": row_command("naive", folder, tmp / f"e2e-naive-{i}"),
                 "policyqa": [policyqa, "ingest", str(folder), "--store", str(tmp / f"e2e-ours-{i}"), "--json"]}
         for name, cmd in cmds.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            out[name].append(time.perf_counter() - t)
+            out[name].append(fresh_process(cmd)[0])
     return {k: min(v) for k, v in out.items()}
 
 

@@ -206,9 +206,13 @@ class Store:
         return (self.path / "texts" / f"{policy}@{rec.version}.txt").read_text("utf-8")
 
     # ----------------------------------------------------------------- chroma
-    def open_in_background(self) -> threading.Thread:
+    def open_in_background(self) -> threading.Thread | None:
         """Import chromadb and open the collection on a thread (about a second), so a caller
-        can read and embed meanwhile; `collection()` waits for it through the lock."""
+        can read and embed meanwhile; `collection()` waits for it through the lock. None when
+        the collection is already open."""
+        if self._collection is not None:
+            return None
+
         def run():
             try:
                 self.collection()
