@@ -43,7 +43,12 @@ def citation(n: int, hit: Hit, rec: PolicyRecord, related: bool) -> Citation:
                     page=hit.page)
 
 
-# The answer's own words, in the question's language; quotes always stay verbatim.
+# The answer's own words, in the question's language; quotes always stay verbatim. A question in
+# a language without a glossary ("other") that finds nothing gets "unread", in English: the
+# assistant could not read it, which says nothing about whether the policy addresses it.
+UNREAD = ("No answer found, but this question seems to be in a language policyqa does not read yet, "
+          "so this does not mean {scope} silent on it. Please ask in English, 中文, 日本語 or español.")
+PHRASES_OTHER = {"related": "The clauses closest to it:"}
 PHRASES = {
     "en": {"says": "The {name} privacy policy says:",
            "silent": "The {name} privacy policy does not address this.",
@@ -67,6 +72,8 @@ PHRASES = {
 
 
 def phrase(lang: str, key: str, **kw) -> str:
+    if lang == "other" and key in PHRASES_OTHER:
+        return PHRASES_OTHER[key].format(**kw)
     return PHRASES.get(lang, PHRASES["en"])[key].format(**kw)
 
 
@@ -85,12 +92,13 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
     if cites:
         text = f"{phrase(lang, 'says', name=name)}\n{quote_lines(cites)}"
     else:
-        text = phrase(lang, "silent", name=name)
+        text = (UNREAD.format(scope=f"the {name} privacy policy is") if lang == "other"
+                else phrase(lang, "silent", name=name))
         if rel:
             text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
     return Answer(question=question, answer=text, answerable=bool(cites),
                   citations=tuple(cites + rel), policy=rec.meta.policy,
-                  policies=(rec.meta.policy,) if cites else ())
+                  policies=(rec.meta.policy,) if cites else (), unread=not cites and lang == "other")
 
 
 def across_thresholds(per_policy: dict[str, list[Hit]], bar: float) -> tuple[float, float]:
@@ -122,10 +130,11 @@ def compose_across(question: str, per_policy: dict[str, list[Hit]],
         best = [h for _, hits in ranked for h in hits[:1]]
         best.sort(key=lambda h: -h.score)
         rel = [citation(i, h, records[h.policy], True) for i, h in enumerate(best[:MAX_SHOWN], 1)]
-        text = phrase(lang, "none")
+        text = UNREAD.format(scope="the policies are") if lang == "other" else phrase(lang, "none")
         if rel:
             text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
-        return Answer(question=question, answer=text, answerable=False, citations=tuple(rel))
+        return Answer(question=question, answer=text, answerable=False, citations=tuple(rel),
+                      unread=lang == "other")
     text = phrase(lang, "some", k=len(addressed), n=len(per_policy)) + "\n\n" + "\n\n".join(blocks)
     if silent:
         text += "\n\n" + phrase(lang, "not_by") + ", ".join(silent) + "."

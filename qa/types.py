@@ -62,10 +62,19 @@ class Answer:
     error: str | None = None
     language: str = "en"  # the question's language
     retrieval_query: str | None = None  # the English keywords a non-English question was searched with
+    unread: bool = False  # nothing found, and the question is in a language policyqa cannot read
+
+    @property
+    def status(self) -> str:
+        """"answered"; "not_addressed" (the policy is silent on it); or "language_not_supported"
+        (nothing found for a question in a language without a glossary: silence is not claimed)."""
+        if self.answerable:
+            return "answered"
+        return "language_not_supported" if self.unread else "not_addressed"
 
     def to_dict(self) -> dict:
         return {"id": self.id, "question": self.question, "policy": self.policy,
-                "answer": self.answer, "answerable": self.answerable,
+                "answer": self.answer, "answerable": self.answerable, "status": self.status,
                 "policies": list(self.policies),
                 "citations": [c.to_dict() for c in self.citations],
                 "writer": self.writer, "language": self.language,

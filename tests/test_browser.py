@@ -246,6 +246,15 @@ def test_widget_by_script_tag(page, site):
     assert page.outside == []
 
 
+def test_widget_says_when_it_cannot_read_the_question(page, site):
+    base, third = site
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")
+    bot = widget_answer(page.frame_locator("#help"), "Mes données sont-elles envoyées en Chine ?")
+    assert "unaddressed" in bot.get_attribute("class").split()
+    assert bot.locator(".label").inner_text().lower() == "question language not supported"
+    assert "does not mean" in bot.inner_text()
+
+
 def test_widget_refuses_an_origin_not_listed(page, site):
     _, third = site
     refused = []

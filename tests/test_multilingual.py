@@ -111,3 +111,23 @@ def test_questions_in_other_languages_find_the_english_evidence(assistant, quest
     hits = assistant.ranked(text, policy, assistant.embedder.embed_query(text))[:3]
     quotes = [" ".join(h.text.split()).lower() for h in hits]
     assert any(e.lower() in q for q in quotes for e in evidence), (text, quotes)
+
+
+@pytest.mark.parametrize("question", ["Mes données sont-elles envoyées en Chine ?",
+                                      "Werden meine Daten nach China gesendet?",
+                                      "내 데이터가 중국으로 전송되나요?"])
+def test_a_language_without_a_glossary_is_not_called_silence(assistant, question):
+    """The policy does say where data goes; a question policyqa cannot read must not be told
+    the policy is silent, scoped or across all policies."""
+    for ans in (assistant.answer(question, "product-image-gen"), assistant.answer(question)):
+        assert ans.language == "other" and not ans.answerable
+        assert ans.status == "language_not_supported" and ans.to_dict()["status"] == ans.status
+        assert "does not address" not in ans.answer and "None of the policies" not in ans.answer
+        assert "does not mean" in ans.answer and "español" in ans.answer
+        assert all(c.related for c in ans.citations)
+
+
+def test_status_of_answered_and_silent_questions(assistant):
+    assert assistant.answer("Do you use cookies?", "cloudflare-image-gen").status == "answered"
+    silent = assistant.answer("Is my data sent to China?", "figure-gen")
+    assert silent.status == "not_addressed" and "does not address" in silent.answer

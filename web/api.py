@@ -114,7 +114,9 @@ def router(svc: WebService) -> APIRouter:
     @r.post("/api/ask", tags=["answers"], summary="Answer a question from one policy or all of them")
     async def ask(body: AskBody) -> dict:
         """The answer with numbered citations, each a verbatim quote with its policy, section and
-        character offsets. `answerable` is false when the policy does not address the question."""
+        character offsets. `answerable` is false when nothing answers it; `status` says why:
+        `not_addressed` (the policy is silent) or `language_not_supported` (the question's
+        language has no glossary, so silence is not claimed)."""
         ans = await run_in_threadpool(answer_or_error, svc.answer, body.question, body.policy or None)
         return ans.to_dict()
 

@@ -82,8 +82,8 @@ def answer_html(ans: Answer, *, lines: int | None = None, cards: bool = True) ->
     cites = {c.n: c for c in ans.citations}
     kind = "pq-answerable" if ans.answerable else "pq-unaddressed"
     scope = "this policy" if ans.policy else "these policies"
-    label = ("" if ans.answerable else
-             f'<div class="pq-label">Not addressed by {scope}</div>')
+    label = ("" if ans.answerable else '<div class="pq-label">Question language not supported</div>'
+             if ans.unread else f'<div class="pq-label">Not addressed by {scope}</div>')
     body = f'<div class="pq-text">{_text_html(text, cites)}</div>'
     listing = ""
     if cards and ans.citations:

@@ -54,12 +54,13 @@ def compare_html(svc: WebService, question: str, answers) -> str:
             status = '<span class="pq-badge pq-yes">Addressed</span>'
         else:
             near = next((c for c in ans.citations if c.related), None)
-            says = '<div class="pq-none">Not addressed by this policy.</div>'
+            says = ('<div class="pq-none">The question\'s language is not supported: ask in English, 中文, '
+                    '日本語 or español.</div>' if ans.unread else '<div class="pq-none">Not addressed by this policy.</div>')
             if near:
-                says += (f'<div class="pq-nearest">Closest clause, which does not answer it: '
+                says += (f'<div class="pq-nearest">{"Closest clause" if ans.unread else "Closest clause, which does not answer it"}: '
                          f'<a href="{e(policy_href(near.policy, near.start, near.end))}" target="_blank" rel="noopener">'
                          f'“{e(near.quote)}”</a></div>')
-            status = '<span class="pq-badge pq-no">Not addressed</span>'
+            status = f'<span class="pq-badge pq-no">{"Not read" if ans.unread else "Not addressed"}</span>'
         rows.append(f'<tr class="{"pq-row-yes" if ans.answerable else "pq-row-no"}" data-policy="{e(ans.policy)}">'
                     f'<th scope="row"><div class="pq-row-name">{e(name)}</div><div class="pq-row-date">{date}</div>{status}</th>'
                     f'<td>{says}</td></tr>')

@@ -81,7 +81,8 @@
   function renderAnswer(bubble, data) {
     bubble.textContent = "";
     bubble.className = "msg bot " + (data.answerable ? "answerable" : "unaddressed");
-    if (!data.answerable) bubble.appendChild(el("div", "label", "Not addressed by this policy"));
+    if (!data.answerable) bubble.appendChild(el("div", "label", data.status === "language_not_supported"
+      ? "Question language not supported" : "Not addressed by this policy"));
     var byN = {};
     (data.citations || []).forEach(function (c) { byN[String(c.n)] = c; });
     bubble.appendChild(answerText(data.answer || "", byN));
