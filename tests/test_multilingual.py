@@ -1,4 +1,4 @@
-"""Questions in Chinese, Japanese and Spanish find the English evidence (qa/translate.py)."""
+"""Questions in Chinese, Japanese, Spanish, French and German find the English evidence (qa/translate.py)."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,12 @@ def _english_questions() -> list[str]:
     ("José and María: do you sell my data?", "en"),
     ("내 데이터가 중국으로 전송되나요?", "other"),
     ("Meus dados são enviados para a China?", "other"),
-    ("Mes données sont-elles envoyées en Chine ?", "other"),
+    ("Mes données sont-elles envoyées en Chine ?", "fr"),
+    ("mes donnees sont envoyees en chine", "fr"),  # no accents
+    ("Utilisez-vous mes photos pour entraîner l'IA ?", "fr"),
+    ("Werden meine Daten nach China gesendet?", "de"),
+    ("Wie lösche ich mein Konto?", "de"),
+    ("I miei dati vengono inviati in Cina?", "other"),  # Italian: no glossary
     ("", "en"),
 ])
 def test_detect_language(text, lang):
@@ -67,6 +72,12 @@ def test_no_english_question_is_taken_for_another_language():
     ("¿Cuánto tiempo guardan mis imágenes?", "es", "how long store my images"),
     ("¿Usan mis fotos para entrenar la IA?", "es", "use my photos training AI"),
     ("¿Quién procesa los pagos, PayPal?", "es", "who process payments PayPal"),
+    ("Mes données sont-elles envoyées en Chine ?", "fr", "my data sent China"),
+    ("Utilisez-vous mes photos pour entraîner l'IA ?", "fr", "use you my photos training AI"),
+    ("Combien de temps gardez-vous mes images ?", "fr", "how long store you my images"),
+    ("Werden meine Daten nach China gesendet?", "de", "my data China sent"),
+    ("Wie lange speichert ihr meine Bilder?", "de", "how long store you my images"),
+    ("Werden meine Fotos für KI-Training verwendet?", "de", "my photos AI training use"),
 ])
 def test_to_english(text, lang, english):
     assert to_english(text, lang) == english
@@ -98,6 +109,10 @@ CHINA = ["processed in China"]
     ("我的数据会被发送到中国吗？", "product-image-gen", CHINA),
     ("私のデータは中国に送られますか？", "product-image-gen", CHINA),
     ("¿Mis datos se envían a China?", "product-image-gen", CHINA),
+    ("Mes données sont-elles envoyées en Chine ?", "product-image-gen", CHINA),
+    ("Quelle entreprise traite les paiements par carte ?", "antiai-pics", ["Stripe"]),
+    ("Werden meine Daten verschlüsselt?", "figure-gen", ["Encryption of data in transit and at rest"]),
+    ("Wie lange werden hochgeladene Bilder gespeichert?", "figure-gen", ["automatically deleted after generation"]),
     ("你们会把我的个人数据卖给广告商吗？", "product-image-gen", ["do not sell or share your personal data"]),
     ("カード決済はどの会社が処理していますか？", "antiai-pics", ["Stripe"]),
     ("¿Cuándo se activa la cookie de analítica?", "cloudflare-image-gen",
@@ -113,8 +128,8 @@ def test_questions_in_other_languages_find_the_english_evidence(assistant, quest
     assert any(e.lower() in q for q in quotes for e in evidence), (text, quotes)
 
 
-@pytest.mark.parametrize("question", ["Mes données sont-elles envoyées en Chine ?",
-                                      "Werden meine Daten nach China gesendet?",
+@pytest.mark.parametrize("question", ["Meus dados são enviados para a China?",
+                                      "I miei dati vengono inviati in Cina?",
                                       "내 데이터가 중국으로 전송되나요?"])
 def test_a_language_without_a_glossary_is_not_called_silence(assistant, question):
     """The policy does say where data goes; a question policyqa cannot read must not be told

@@ -55,7 +55,7 @@ def compare_html(svc: WebService, question: str, answers) -> str:
         else:
             near = next((c for c in ans.citations if c.related), None)
             says = ('<div class="pq-none">The question\'s language is not supported: ask in English, 中文, '
-                    '日本語 or español.</div>' if ans.unread else '<div class="pq-none">Not addressed by this policy.</div>')
+                    '日本語, español, français or Deutsch.</div>' if ans.unread else '<div class="pq-none">Not addressed by this policy.</div>')
             if near:
                 says += (f'<div class="pq-nearest">{"Closest clause" if ans.unread else "Closest clause, which does not answer it"}: '
                          f'<a href="{e(policy_href(near.policy, near.start, near.end))}" target="_blank" rel="noopener">'
