@@ -97,6 +97,14 @@ def test_glossaries_load_and_are_broad():
         assert len(lexicon(lang)) >= 300, lang
 
 
+def test_every_glossary_phrase_can_match():
+    """Phrases are matched on the words the splitter makes: a phrase written with an elision or
+    a hyphen ("y a-t-il") would never match."""
+    for lang in ("es", "fr", "de"):
+        unmatchable = [p for p in lexicon(lang).phrases if any("'" in w or "-" in w for w in p)]
+        assert unmatchable == [], lang
+
+
 def test_a_malformed_glossary_line_names_file_and_line():
     with pytest.raises(ValueError, match=r"x\.tsv:2: expected 'term<TAB>english'"):
         parse_lexicon("# ok\nno tab here\n", "x.tsv")
