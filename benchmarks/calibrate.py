@@ -72,9 +72,12 @@ def silent_pairs(split, rng: np.random.Generator) -> list[tuple[str, int]]:
 
 
 def top_unit(pidx, text: str, qvec, scores) -> tuple[float, float]:
-    """(score, cosine) of the best unit: what qa.compose.select looks at."""
-    i = int(np.argmax(scores))
-    return float(scores[i]), float(pidx.vectors[i] @ qvec)
+    """What qa.compose.select looks at: the best score of a unit that is not a heading, and the
+    best cosine among the first MAX_CITED such units."""
+    from qa.compose import MAX_CITED
+
+    order = [i for i in np.argsort(-scores, kind="stable") if pidx.units[i].kind != "heading"][:MAX_CITED]
+    return float(scores[order[0]]), float((pidx.vectors[order] @ qvec).max())
 
 
 def top_score(split, text: str, pi: int, model, qvec) -> tuple[float, float]:
@@ -85,7 +88,7 @@ def top_score(split, text: str, pi: int, model, qvec) -> tuple[float, float]:
 
 
 def answered(tops: np.ndarray, bar: float) -> np.ndarray:
-    """Whether an answer relies on the best unit at this bar (qa.compose.select's rule)."""
+    """Whether an answer relies on a unit at this bar (qa.compose.select's rule)."""
     from qa.compose import MIN_COSINE
 
     return (tops[:, 0] >= bar) & (tops[:, 1] >= MIN_COSINE)

@@ -14,24 +14,17 @@ KEEP_RATIO = 0.6  # a further quote must score at least this share of the best o
 MIN_COSINE = 0.3  # a relied-on clause must also be close in meaning: off-topic questions
 #                   ("How do I bake bread?") reach at most ~0.2 with any clause, while 99.3% of
 #                   PolicyQA questions have a clause at 0.3 or more
-ACROSS_RATIO = 0.5  # across policies, a policy addresses the question only if its best clause
-#                     scores at least this share of the best policy's best clause,
-ACROSS_COSINE_GAP = 0.12  # and is nearly as close in meaning: the ranker's features are mostly
-#                     relative to the policy's own clauses (rank, gap to its best), so every
-#                     policy's best clause looks good to it, while cosine compares across
-#                     policies ("Will my photos train AI?": 0.69 for the policy that says
-#                     so, 0.52 and 0.42 for ones that only mention AI or images)
 
 
-def select(hits: list[Hit], bar: float, min_cosine: float = MIN_COSINE) -> tuple[list[Hit], list[Hit]]:
-    """Split ranked hits into (relied on, related). Nothing is relied on below the bar, and
-    nothing less close in meaning than `min_cosine` (never below MIN_COSINE)."""
-    min_cosine = max(min_cosine, MIN_COSINE)
-    if not hits or hits[0].score < bar or hits[0].dense < min_cosine:
+def select(hits: list[Hit], bar: float) -> tuple[list[Hit], list[Hit]]:
+    """Split ranked hits into (relied on, related). Nothing is relied on below the bar, nor when
+    no clause among the first MAX_CITED is MIN_COSINE close to the question in meaning (a long
+    sentence that answers can sit below the floor itself: "We implement industry-standard
+    security measures: encrypted passwords (bcrypt, ...)" for "Is my password encrypted?")."""
+    top = hits[:MAX_CITED]
+    if not hits or hits[0].score < bar or max(h.dense for h in top) < MIN_COSINE:
         return [], hits[:MAX_SHOWN]
-    top = hits[0].score
-    cited = [h for h in hits[:MAX_CITED]
-             if h.score >= bar and h.score >= KEEP_RATIO * top and h.dense >= min_cosine]
+    cited = [h for h in top if h.score >= bar and h.score >= KEEP_RATIO * hits[0].score]
     rest = [h for h in hits if h not in cited]
     return cited, rest[: MAX_SHOWN - len(cited)]
 
@@ -92,11 +85,9 @@ def quote_lines(cites: list[Citation]) -> str:
     return "\n".join(f"- “{c.quote}” [{c.n}]" for c in cites)
 
 
-def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en",
-                min_cosine: float = MIN_COSINE) -> Answer:
-    """The answer for one policy (`bar` and `min_cosine` from `across_thresholds` when it is
-    one row of a comparison)."""
-    cited, related = select(hits, bar, min_cosine)
+def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en") -> Answer:
+    """The answer for one policy."""
+    cited, related = select(hits, bar)
     cites = [citation(i, h, rec, False) for i, h in enumerate(cited, 1)]
     rel = [citation(i, h, rec, True) for i, h in enumerate(related, len(cites) + 1)]
     name = rec.meta.name
@@ -112,24 +103,14 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
                   policies=(rec.meta.policy,) if cites else (), unread=not cites and lang == "other")
 
 
-def across_thresholds(per_policy: dict[str, list[Hit]], bar: float) -> tuple[float, float]:
-    """(bar, minimum cosine) a policy's clauses must clear to address a question asked of all
-    policies: the bar and ACROSS_RATIO of the best policy's best score; and a cosine within
-    ACROSS_COSINE_GAP of the best answering policy's best clause."""
-    tops = [hits[0] for hits in per_policy.values() if hits]
-    top_score = max((h.score for h in tops), default=0.0)
-    floor = max((h.dense for h in tops if h.score >= bar), default=0.0) - ACROSS_COSINE_GAP
-    return max(bar, ACROSS_RATIO * top_score), max(floor, MIN_COSINE)
-
-
 def compose_across(question: str, per_policy: dict[str, list[Hit]],
                    records: dict[str, PolicyRecord], bar: float, lang: str = "en") -> Answer:
-    """The answer across all policies: one paragraph for each policy that addresses it."""
+    """The answer across all policies: one paragraph for each policy that addresses it, by the
+    same rule as a question asked of that policy alone."""
     blocks, cites, silent = [], [], []
     ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
-    policy_bar, floor = across_thresholds(per_policy, bar)
     for pid, hits in ranked:
-        cited, _ = select(hits, policy_bar, min_cosine=floor)
+        cited, _ = select(hits, bar)
         if not cited:
             silent.append(records[pid].meta.name)
             continue

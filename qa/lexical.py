@@ -88,6 +88,11 @@ class BM25:
         return QueryTerms(ids, self.idf[ids] if ids else np.zeros(0, np.float32),
                           len(distinct) - len(ids), self.missing_idf)
 
+    def stems(self, text: str) -> list[str]:
+        """The text's content words as this index stems them."""
+        return [t for t in self._bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer,
+                                                 return_ids=False, show_progress=False)[0] if t]
+
     def mentions(self, word: str) -> bool:
         """Whether any unit holds the word or a close form of it: a shared stem prefix, so
         that "Californian" finds "California" and "Europe" finds "European"."""

@@ -42,8 +42,28 @@ FEATURES = BASE + ADAPTED
 # lists) never vary them, so a model cannot learn their weight there; a fixed prior handles
 # headings instead (SIGNPOST_WEIGHT), and the section path is part of every embedded context.
 SIGNPOST_WEIGHT = 0.5  # headings, "... as follows:", "What do we collect?" announce an answer
-MISSING_NAME_WEIGHT = 0.25  # the question names something (China, TikTok) the policy never does
+MISSING_WEIGHT = 0.1  # the question names something (China, TikTok) the policy never does, or a
+#                      practice (selling, encryption) it has no word for
 _NAME = re.compile(r"(?<=[\w,;] )[A-Z][a-z]+(?:[A-Z][a-z]*)*\b")  # Title-case, mid-sentence
+# Specific practices and kinds of data a question can ask about: the stems that name one in a
+# question, and the stems a policy that speaks of it uses (Snowball, after qa.lexical.CONFLATE).
+# A policy with none of a named topic's words does not address it, however close the generic
+# words come ("Do you collect biometric data?" of a policy that only lists what it collects).
+# Privacy-domain vocabulary (OPP-115's data types and practices), the counterpart of
+# missing_names for words that are not names.
+TOPICS = (
+    (("biometr", "fingerprint", "facial", "faceprint", "voiceprint"),
+     ("biometr", "fingerprint", "facial", "face", "faceprint", "voiceprint", "retina")),
+    (("health", "medic"), ("health", "medic", "hipaa")),
+    (("gps", "geoloc", "locat"), ("gps", "geoloc", "locat", "geograph")),
+    (("sell",), ("sell", "rent", "monet")),
+    (("encrypt",), ("encrypt", "tls", "ssl", "https", "bcrypt", "hash", "cryptograph")),
+    (("child", "minor", "kid", "teen", "teenag"),
+     ("child", "minor", "kid", "teen", "teenag", "age", "13", "16", "parent", "coppa")),
+    (("cooki",), ("cooki", "pixel", "beacon", "track")),
+    (("train",), ("train", "model", "learn")),
+    (("advertis", "ad"), ("advertis", "ad", "market", "promot")),
+)
 CLIP = 5.0  # standardised features are clipped: a policy unlike the training data cannot explode z
 
 
@@ -132,8 +152,8 @@ def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
     signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?"))
                          for u in pidx.units], dtype=bool)
     out = np.where(signpost, scores * SIGNPOST_WEIGHT, scores)
-    if missing_names(pidx, question):
-        out = out * MISSING_NAME_WEIGHT
+    if missing_names(pidx, question) or missing_topics(pidx, question):
+        out = out * MISSING_WEIGHT
     return out.astype(np.float32)
 
 
@@ -141,6 +161,14 @@ def missing_names(pidx: PolicyIndex, question: str) -> list[str]:
     """Names in the question that no unit of the policy contains (in any close form)."""
     names = _NAME.findall(question)
     return [n for n in names if not pidx.bm25.mentions(n)]
+
+
+def missing_topics(pidx: PolicyIndex, question: str) -> list[str]:
+    """TOPICS the question names (by its first naming stem) of which the policy has no word."""
+    stems = set(pidx.bm25.stems(question))
+    vocab = pidx.bm25.vocab
+    return [next(t for t in names if t in stems) for names, words in TOPICS
+            if stems.intersection(names) and not any(w in vocab for w in words)]
 
 
 # --------------------------------------------------------------------------- the model file

@@ -123,9 +123,8 @@ class Assistant:
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
-        """One answer per policy, for the desk's comparison table. A policy counts as
-        addressing the question by the same rule as an answer across policies (so the table
-        and that answer agree); the question is embedded once."""
+        """One answer per policy, for the desk's comparison table (the same verdicts as an
+        answer across policies); the question is embedded once."""
         t0 = time.perf_counter()
         q = self.check_question(question)
         pids = policies or self.scope(None)
@@ -135,9 +134,8 @@ class Assistant:
         qvec = self.embedder.embed_query(text)
         per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
-        bar, floor = compose.across_thresholds(per_policy, self.bar)
         records = self.policies()
-        return [self._finish(compose.compose_one(q, per_policy[p], records[p], bar, lang, floor),
+        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang),
                              question, q, p, text, lang, t0, t1) for p in pids]
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,

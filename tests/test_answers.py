@@ -64,6 +64,23 @@ def test_across_policies_only_the_policies_that_say_it(assistant, question, expe
     assert {c.policy for c in ans.citations} == expected
 
 
+@pytest.mark.parametrize("question", ["Who do you share my data with?", "Do you collect biometric data?",
+                                      "Is my data sent to China?", "How long do you keep my images?"])
+def test_across_policies_each_policy_gets_its_own_verdict(assistant, question):
+    """Asked of all policies, a policy is cited exactly when asking it alone gets an answer."""
+    across = assistant.answer(question)
+    alone = {p for p in assistant.policies() if assistant.answer(question, p).answerable}
+    assert set(across.policies) == alone
+
+
+def test_a_topic_no_policy_has_words_for_is_not_addressed(assistant):
+    for pid in assistant.policies():  # none says anything on biometrics or health
+        for q in ("Do you collect biometric data?", "Do you collect my health information?"):
+            ans = assistant.answer(q, pid)
+            assert not ans.answerable and ans.status == "not_addressed", (pid, ans.answer)
+    assert assistant.answer("Who do you share my data with?").policies  # generic ones still are
+
+
 @pytest.mark.parametrize("question", ["How long do you keep my images?", "Is my data encrypted?"])
 def test_compare_agrees_with_the_answer_across_policies_and_embeds_once(assistant, question):
     counting = CountingEmbedder(assistant.embedder)

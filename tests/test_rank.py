@@ -105,7 +105,20 @@ def test_signposts_and_missing_names_are_cut(toy):
     assert rank.missing_names(pidx, "What is Privacy here?") == []  # the policy says "Privacy"
     assert rank.missing_names(pidx, "Does the EU see my email?") == []  # acronyms are not names
     cut = rank.adjust(pidx, "Is my email sent to China?", s)
-    assert cut[2] == pytest.approx(0.4 * rank.MISSING_NAME_WEIGHT)
+    assert cut[2] == pytest.approx(0.4 * rank.MISSING_WEIGHT)
+
+
+def test_a_topic_the_policy_has_no_word_for_is_cut(toy):
+    pidx = toy_index(["We collect your email address.", "Cookies keep you signed in.", "We sell nothing."],
+                     np.eye(3, 8, dtype=np.float32) + 0.1)
+    s = np.array([0.4, 0.4, 0.4], dtype=np.float32)
+    assert rank.missing_topics(pidx, "Do you collect biometric data?") == ["biometr"]
+    assert rank.missing_topics(pidx, "Is my data encrypted?") == ["encrypt"]
+    assert rank.missing_topics(pidx, "Do you use tracking cookies?") == []  # it says "Cookies"
+    assert rank.missing_topics(pidx, "Is my data sold?") == []  # "sold" and "sell" are one stem
+    assert rank.missing_topics(pidx, "What do you collect?") == []  # no topic named
+    cut = rank.adjust(pidx, "Are my fingerprints stored?", s)
+    assert cut.tolist() == pytest.approx([0.4 * rank.MISSING_WEIGHT] * 3)
 
 
 def test_shipped_model_matches_the_code():
