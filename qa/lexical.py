@@ -80,9 +80,7 @@ class BM25:
 
     def terms(self, query: str) -> QueryTerms:
         """The question's distinct stemmed content terms, as this policy's vocabulary sees them."""
-        toks = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer,
-                                    return_ids=False, show_progress=False)[0]
-        distinct = list(dict.fromkeys(t for t in toks if t))
+        distinct = list(dict.fromkeys(self.stems(query)))
         vocab = self.vocab
         ids = [vocab[t] for t in distinct if t in vocab and vocab[t] < self.presence.shape[1]]
         return QueryTerms(ids, self.idf[ids] if ids else np.zeros(0, np.float32),
@@ -96,9 +94,7 @@ class BM25:
     def mentions(self, word: str) -> bool:
         """Whether any unit holds the word or a close form of it: a shared stem prefix, so
         that "Californian" finds "California" and "Europe" finds "European"."""
-        stems = self._bm25s.tokenize([word], stopwords="en", stemmer=self._stemmer,
-                                     return_ids=False, show_progress=False)[0]
-        for stem in filter(None, stems):
+        for stem in self.stems(word):
             prefix = stem[:max(5, len(stem) - 2)]
             if stem not in self.vocab and not any(t.startswith(prefix) for t in self.vocab):
                 return False

@@ -46,23 +46,21 @@ MISSING_WEIGHT = 0.1  # the question names something (China, TikTok) the policy 
 #                      practice (selling, encryption) it has no word for
 _NAME = re.compile(r"(?<=[\w,;] )[A-Z][a-z]+(?:[A-Z][a-z]*)*\b")  # Title-case, mid-sentence
 # Specific practices and kinds of data a question can ask about: the stems that name one in a
-# question, and the stems a policy that speaks of it uses (Snowball, after qa.lexical.CONFLATE).
-# A policy with none of a named topic's words does not address it, however close the generic
-# words come ("Do you collect biometric data?" of a policy that only lists what it collects).
-# Privacy-domain vocabulary (OPP-115's data types and practices), the counterpart of
-# missing_names for words that are not names.
+# question, and further stems a policy that speaks of it may use instead (Snowball, after
+# qa.lexical.CONFLATE). A policy with none of a named topic's words does not address it,
+# however close the generic words come ("Do you collect biometric data?" of a policy that only
+# lists what it collects). Privacy-domain vocabulary (OPP-115's data types and practices), the
+# counterpart of missing_names for words that are not names.
 TOPICS = (
-    (("biometr", "fingerprint", "facial", "faceprint", "voiceprint"),
-     ("biometr", "fingerprint", "facial", "face", "faceprint", "voiceprint", "retina")),
-    (("health", "medic"), ("health", "medic", "hipaa")),
-    (("gps", "geoloc", "locat"), ("gps", "geoloc", "locat", "geograph")),
-    (("sell",), ("sell", "rent", "monet")),
-    (("encrypt",), ("encrypt", "tls", "ssl", "https", "bcrypt", "hash", "cryptograph")),
-    (("child", "minor", "kid", "teen", "teenag"),
-     ("child", "minor", "kid", "teen", "teenag", "age", "13", "16", "parent", "coppa")),
-    (("cooki",), ("cooki", "pixel", "beacon", "track")),
-    (("train",), ("train", "model", "learn")),
-    (("advertis", "ad"), ("advertis", "ad", "market", "promot")),
+    (("biometr", "fingerprint", "facial", "faceprint", "voiceprint"), ("face", "retina")),
+    (("health", "medic"), ("hipaa",)),
+    (("gps", "geoloc", "locat"), ("geograph",)),
+    (("sell",), ("rent", "monet")),
+    (("encrypt",), ("tls", "ssl", "https", "bcrypt", "hash", "cryptograph")),
+    (("child", "minor", "kid", "teen", "teenag"), ("age", "13", "16", "parent", "coppa")),
+    (("cooki",), ("pixel", "beacon", "track")),
+    (("train",), ("model", "learn")),
+    (("advertis", "ad"), ("market", "promot")),
 )
 CLIP = 5.0  # standardised features are clipped: a policy unlike the training data cannot explode z
 
@@ -141,14 +139,15 @@ def features(pidx: PolicyIndex, question: str, qvec: np.ndarray, model: dict | N
 
 # --------------------------------------------------------------------------- fixed priors
 def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
-    """Two rules PolicyQA cannot teach (it has no headings, few lists and no silent policies):
+    """Rules PolicyQA cannot teach (it has no headings, few lists and no silent policies):
     - a signpost (a heading, a lead-in ending in ":", a sentence ending in "?") announces the
       answer without giving it, so it needs twice the score to come first;
     - a question naming something the policy never mentions ("Is my data sent to China?" of a
       policy without the word China) is not addressed by it, however close the generic words
       ("data", "sent") come: every score is cut, so the answer falls below the bar unless the
       evidence is overwhelming. Names are Title-case words after the first; acronyms (AI, EU)
-      are not taken as names, as policies spell them out."""
+      are not taken as names, as policies spell them out. So is a question about a practice or
+      kind of data (TOPICS: "Do you collect biometric data?") the policy has no word for."""
     signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?"))
                          for u in pidx.units], dtype=bool)
     out = np.where(signpost, scores * SIGNPOST_WEIGHT, scores)
@@ -167,8 +166,8 @@ def missing_topics(pidx: PolicyIndex, question: str) -> list[str]:
     """TOPICS the question names (by its first naming stem) of which the policy has no word."""
     stems = set(pidx.bm25.stems(question))
     vocab = pidx.bm25.vocab
-    return [next(t for t in names if t in stems) for names, words in TOPICS
-            if stems.intersection(names) and not any(w in vocab for w in words)]
+    return [next(t for t in names if t in stems) for names, also in TOPICS
+            if stems.intersection(names) and not any(w in vocab for w in names + also)]
 
 
 # --------------------------------------------------------------------------- the model file
