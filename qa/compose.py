@@ -44,30 +44,36 @@ UNREAD = ("No answer found, but this question seems to be in a language policyqa
           "français or Deutsch.")
 PHRASES_OTHER = {"related": "The clauses closest to it:"}
 PHRASES = {
-    "en": {"says": "The {name} privacy policy says:",
+    "en": {"absent": "It does not mention {terms}.",
+           "says": "The {name} privacy policy says:",
            "silent": "The {name} privacy policy does not address this.",
            "related": "The closest related clauses, which do not answer it:",
            "some": "{k} of {n} policies address this.", "not_by": "Not addressed by: ",
            "none": "None of the policies addresses this."},
-    "zh": {"says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
+    "zh": {"absent": "其中没有提到 {terms}。",
+           "says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
            "related": "最相关的条款（并未回答这个问题）：", "some": "{n} 项政策中有 {k} 项涉及这个问题。",
            "not_by": "未涉及：", "none": "没有任何政策涉及这个问题。"},
-    "ja": {"says": "{name} のプライバシーポリシーには次のように書かれています：",
+    "ja": {"absent": "{terms} についての記述はありません。",
+           "says": "{name} のプライバシーポリシーには次のように書かれています：",
            "silent": "{name} のプライバシーポリシーはこの質問に触れていません。",
            "related": "関連する条項（この質問への回答ではありません）：",
            "some": "{n} 件のポリシーのうち {k} 件がこの質問に触れています。",
            "not_by": "触れていないポリシー：", "none": "この質問に触れているポリシーはありません。"},
-    "es": {"says": "La política de privacidad de {name} dice:",
+    "es": {"absent": "No menciona {terms}.",
+           "says": "La política de privacidad de {name} dice:",
            "silent": "La política de privacidad de {name} no trata esta cuestión.",
            "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
            "some": "{k} de {n} políticas tratan esta cuestión.", "not_by": "No la tratan: ",
            "none": "Ninguna de las políticas trata esta cuestión."},
-    "fr": {"says": "La politique de confidentialité de {name} dit :",
+    "fr": {"absent": "Elle ne mentionne pas {terms}.",
+           "says": "La politique de confidentialité de {name} dit :",
            "silent": "La politique de confidentialité de {name} ne traite pas cette question.",
            "related": "Les clauses liées les plus proches, qui n'y répondent pas :",
            "some": "{k} politiques sur {n} traitent cette question.", "not_by": "Ne la traitent pas : ",
            "none": "Aucune des politiques ne traite cette question."},
-    "de": {"says": "Die Datenschutzerklärung von {name} sagt:",
+    "de": {"absent": "{terms} wird darin nicht erwähnt.",
+           "says": "Die Datenschutzerklärung von {name} sagt:",
            "silent": "Die Datenschutzerklärung von {name} behandelt diese Frage nicht.",
            "related": "Die nächstliegenden Klauseln, die sie nicht beantworten:",
            "some": "{k} von {n} Richtlinien behandeln diese Frage.", "not_by": "Nicht behandelt von: ",
@@ -85,8 +91,10 @@ def quote_lines(cites: list[Citation]) -> str:
     return "\n".join(f"- “{c.quote}” [{c.n}]" for c in cites)
 
 
-def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en") -> Answer:
-    """The answer for one policy."""
+def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, lang: str = "en",
+                absent: list[str] = ()) -> Answer:
+    """The answer for one policy. `absent`: what the question names that the policy never
+    mentions (qa.rank.absent), said when it is not addressed."""
     cited, related = select(hits, bar)
     cites = [citation(i, h, rec, False) for i, h in enumerate(cited, 1)]
     rel = [citation(i, h, rec, True) for i, h in enumerate(related, len(cites) + 1)]
@@ -94,8 +102,13 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
     if cites:
         text = f"{phrase(lang, 'says', name=name)}\n{quote_lines(cites)}"
     else:
-        text = (UNREAD.format(scope=f"the {name} privacy policy is") if lang == "other"
-                else phrase(lang, "silent", name=name))
+        if lang == "other":
+            text = UNREAD.format(scope=f"the {name} privacy policy is")
+        else:
+            text = phrase(lang, "silent", name=name)
+            if absent:
+                text += ("" if lang in ("zh", "ja") else " ") + phrase(
+                    lang, "absent", terms=", ".join(f"“{w}”" for w in absent))
         if rel:
             text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
     return Answer(question=question, answer=text, answerable=bool(cites),

@@ -151,9 +151,15 @@ def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
     signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?"))
                          for u in pidx.units], dtype=bool)
     out = np.where(signpost, scores * SIGNPOST_WEIGHT, scores)
-    if missing_names(pidx, question) or missing_topics(pidx, question):
+    if absent(pidx, question):
         out = out * MISSING_WEIGHT
     return out.astype(np.float32)
+
+
+def absent(pidx: PolicyIndex, question: str) -> list[str]:
+    """The question's words for what the policy never mentions: names, and TOPICS it has no
+    word for ("China", "biometric")."""
+    return missing_names(pidx, question) + missing_topics(pidx, question)
 
 
 def missing_names(pidx: PolicyIndex, question: str) -> list[str]:
@@ -163,11 +169,12 @@ def missing_names(pidx: PolicyIndex, question: str) -> list[str]:
 
 
 def missing_topics(pidx: PolicyIndex, question: str) -> list[str]:
-    """TOPICS the question names (by its first naming stem) of which the policy has no word."""
-    stems = set(pidx.bm25.stems(question))
+    """The question's words that name a TOPIC the policy has no word for."""
     vocab = pidx.bm25.vocab
-    return [next(t for t in names if t in stems) for names, also in TOPICS
-            if stems.intersection(names) and not any(w in vocab for w in names + also)]
+    silent = {stem for names, also in TOPICS if not any(w in vocab for w in names + also)
+              for stem in names}
+    words = dict.fromkeys(re.findall(r"[^\W_]+", question))
+    return [w for w in words if silent.intersection(pidx.bm25.stems(w))]
 
 
 # --------------------------------------------------------------------------- the model file

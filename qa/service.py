@@ -119,7 +119,8 @@ class Assistant:
         if policy is None:
             ans = compose.compose_across(q, per_policy, records, self.bar, lang)
         else:
-            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang)
+            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang,
+                                      rank.absent(self.indexes()[policy], text))
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
@@ -135,7 +136,9 @@ class Assistant:
         per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
         records = self.policies()
-        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang),
+        indexes = self.indexes()
+        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang,
+                                                 rank.absent(indexes[p], text)),
                              question, q, p, text, lang, t0, t1) for p in pids]
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,

@@ -73,12 +73,17 @@ def test_across_policies_each_policy_gets_its_own_verdict(assistant, question):
     assert set(across.policies) == alone
 
 
-def test_a_topic_no_policy_has_words_for_is_not_addressed(assistant):
+def test_a_topic_no_policy_has_words_for_is_not_addressed_and_says_why(assistant):
     for pid in assistant.policies():  # none says anything on biometrics or health
-        for q in ("Do you collect biometric data?", "Do you collect my health information?"):
+        for q, word in (("Do you collect biometric data?", "biometric"),
+                        ("Do you collect my health information?", "health"),
+                        ("你们收集生物识别数据吗？", "biometric")):
             ans = assistant.answer(q, pid)
             assert not ans.answerable and ans.status == "not_addressed", (pid, ans.answer)
+            assert f"“{word}”" in ans.answer.split("\n")[0], ans.answer  # the reason, first line
     assert assistant.answer("Who do you share my data with?").policies  # generic ones still are
+    cookies = assistant.answer("Do you use cookies?", "cloudflare-image-gen")
+    assert cookies.answerable and "does not mention" not in cookies.answer
 
 
 @pytest.mark.parametrize("question", ["How long do you keep my images?", "Is my data encrypted?"])

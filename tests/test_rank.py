@@ -112,8 +112,9 @@ def test_a_topic_the_policy_has_no_word_for_is_cut(toy):
     pidx = toy_index(["We collect your email address.", "Cookies keep you signed in.", "We sell nothing."],
                      np.eye(3, 8, dtype=np.float32) + 0.1)
     s = np.array([0.4, 0.4, 0.4], dtype=np.float32)
-    assert rank.missing_topics(pidx, "Do you collect biometric data?") == ["biometr"]
-    assert rank.missing_topics(pidx, "Is my data encrypted?") == ["encrypt"]
+    assert rank.missing_topics(pidx, "Do you collect biometric data?") == ["biometric"]
+    assert rank.missing_topics(pidx, "Is my data encrypted?") == ["encrypted"]
+    assert rank.absent(pidx, "Is my data encrypted in China?") == ["China", "encrypted"]
     assert rank.missing_topics(pidx, "Do you use tracking cookies?") == []  # it says "Cookies"
     assert rank.missing_topics(pidx, "Is my data sold?") == []  # "sold" and "sell" are one stem
     assert rank.missing_topics(pidx, "What do you collect?") == []  # no topic named
