@@ -113,7 +113,8 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
             text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
     return Answer(question=question, answer=text, answerable=bool(cites),
                   citations=tuple(cites + rel), policy=rec.meta.policy,
-                  policies=(rec.meta.policy,) if cites else (), unread=not cites and lang == "other")
+                  policies=(rec.meta.policy,) if cites else (), unread=not cites and lang == "other",
+                  absent=tuple(absent) if not cites and lang != "other" else ())
 
 
 def compose_across(question: str, per_policy: dict[str, list[Hit]],

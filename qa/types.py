@@ -63,6 +63,7 @@ class Answer:
     language: str = "en"  # the question's language
     retrieval_query: str | None = None  # the English keywords a non-English question was searched with
     unread: bool = False  # nothing found, and the question is in a language policyqa cannot read
+    absent: tuple[str, ...] = ()  # not addressed: the question's words the policy never mentions
 
     @property
     def status(self) -> str:
@@ -79,5 +80,6 @@ class Answer:
                 "citations": [c.to_dict() for c in self.citations],
                 "writer": self.writer, "language": self.language,
                 **({"retrieval_query": self.retrieval_query} if self.retrieval_query else {}),
+                **({"absent": list(self.absent)} if self.absent else {}),
                 "timings": {k: round(v, 2) for k, v in self.timings.items()},
                 **({"error": self.error} if self.error else {})}

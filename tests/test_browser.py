@@ -163,6 +163,13 @@ def test_desk_compare_table(page, site):
     cf = table.locator("tr[data-policy='cloudflare-image-gen']")
     assert "Cloudflare" in cf.inner_text()
 
+    page.fill("#pq-compare-q textarea", "Do you collect biometric data?")
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out", has_text="biometric data?").wait_for()
+    for pid in ("antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", "product-image-gen"):
+        row = page.locator(f"#pq-compare-out tr[data-policy='{pid}']").inner_text()
+        assert "it does not mention biometric" in row, row
+
 
 def test_desk_search_with_filters_and_reply(page, site):
     base, _ = site

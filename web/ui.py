@@ -38,6 +38,15 @@ def css() -> str:
 
 
 # --------------------------------------------------------------------------- desk views
+def why_not(ans) -> str:
+    """One line for a comparison row the policy does not answer."""
+    if ans.unread:
+        return "The question's language is not supported: ask in English, 中文, 日本語, español, français or Deutsch."
+    if ans.absent:
+        return f"Not addressed by this policy: it does not mention {', '.join(ans.absent)}."
+    return "Not addressed by this policy."
+
+
 def compare_html(svc: WebService, question: str, answers) -> str:
     recs = svc.policies()
     rows = []
@@ -54,8 +63,7 @@ def compare_html(svc: WebService, question: str, answers) -> str:
             status = '<span class="pq-badge pq-yes">Addressed</span>'
         else:
             near = next((c for c in ans.citations if c.related), None)
-            says = ('<div class="pq-none">The question\'s language is not supported: ask in English, 中文, '
-                    '日本語, español, français or Deutsch.</div>' if ans.unread else '<div class="pq-none">Not addressed by this policy.</div>')
+            says = f'<div class="pq-none">{e(why_not(ans))}</div>'
             if near:
                 says += (f'<div class="pq-nearest">{"Closest clause" if ans.unread else "Closest clause, which does not answer it"}: '
                          f'<a href="{e(policy_href(near.policy, near.start, near.end))}" target="_blank" rel="noopener">'
