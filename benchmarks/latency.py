@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the project's packages first: this folder's ingest.py (the ingestion benchmark) would shadow
+# the ingest package; _data is still found here, where Python looks for the script's neighbours
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _data import policyqa_dev, write_policies  # noqa: E402
 
 

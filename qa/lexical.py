@@ -86,6 +86,11 @@ class BM25:
         return QueryTerms(ids, self.idf[ids] if ids else np.zeros(0, np.float32),
                           len(distinct) - len(ids), self.missing_idf)
 
+    def stem_words(self, words: list[str]) -> list[str]:
+        """Each word's stem (lowercased; no stopword removal), as the index stems it."""
+        low = [w.lower() for w in words]
+        return self._stemmer.stemWords(low) if self._stemmer else low
+
     def stems(self, text: str) -> list[str]:
         """The text's content words as this index stems them."""
         return [t for t in self._bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer,

@@ -45,6 +45,7 @@ SIGNPOST_WEIGHT = 0.5  # headings, "... as follows:", "What do we collect?" anno
 MISSING_WEIGHT = 0.1  # the question names something (China, TikTok) the policy never does, or a
 #                      practice (selling, encryption) it has no word for
 _NAME = re.compile(r"(?<=[\w,;] )[A-Z][a-z]+(?:[A-Z][a-z]*)*\b")  # Title-case, mid-sentence
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern
 # Specific practices and kinds of data a question can ask about: the stems that name one in a
 # question, and further stems a policy that speaks of it may use instead (Snowball, after
 # qa.lexical.CONFLATE). A policy with none of a named topic's words does not address it,
@@ -173,8 +174,8 @@ def missing_topics(pidx: PolicyIndex, question: str) -> list[str]:
     vocab = pidx.bm25.vocab
     silent = {stem for names, also in TOPICS if not any(w in vocab for w in names + also)
               for stem in names}
-    words = dict.fromkeys(re.findall(r"[^\W_]+", question))
-    return [w for w in words if silent.intersection(pidx.bm25.stems(w))]
+    words = list(dict.fromkeys(_WORD.findall(question)))
+    return [w for w, stem in zip(words, pidx.bm25.stem_words(words)) if stem in silent]
 
 
 # --------------------------------------------------------------------------- the model file
