@@ -48,6 +48,17 @@ def refusals(assistant, paths) -> list[tuple[int, int]]:
     return out
 
 
+def print_table(group: str, pos: list[bool], calls: dict[str, list[bool]]) -> None:
+    print(f"\n{group}: {len(pos)} pairs, {sum(pos)} answerable, {len(pos) - sum(pos)} silent\n")
+    print("| system | accuracy | answered, of answerable | abstained, of silent |")
+    print("|---|---|---|---|")
+    for name, said in calls.items():
+        acc = sum(s == p for s, p in zip(said, pos)) / len(pos)
+        ans = sum(s for s, p in zip(said, pos) if p) / max(sum(pos), 1)
+        abst = sum(not s for s, p in zip(said, pos) if not p) / max(len(pos) - sum(pos), 1)
+        print(f"| {name} | {acc:.2f} | {ans:.2f} | {abst:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", type=Path, default=ROOT / "benchmarks" / "abstention.jsonl")
@@ -85,19 +96,10 @@ def main() -> None:
                 if said != it["answerable"]:
                     print(f"  across         wrong: {it['policy']:22s} {it['question']!r} "
                           f"(answerable={it['answerable']}, said {said})")
-    groups = {it.get("group", "the first 60") for it in items}
-    for group in sorted(groups):
+    for group in sorted({it.get("group", "the first 60") for it in items}):
         idx = [i for i, it in enumerate(items) if it.get("group", "the first 60") == group]
-        pos = [items[i]["answerable"] for i in idx]
-        print(f"\n{group}: {len(idx)} pairs, {sum(pos)} answerable, {len(pos) - sum(pos)} silent\n")
-        print("| system | accuracy | answered, of answerable | abstained, of silent |")
-        print("|---|---|---|---|")
-        for name, said_all in calls.items():
-            said = [said_all[i] for i in idx]
-            acc = sum(s == p for s, p in zip(said, pos)) / len(pos)
-            ans = sum(s for s, p in zip(said, pos) if p) / max(sum(pos), 1)
-            abst = sum(not s for s, p in zip(said, pos) if not p) / max(len(pos) - sum(pos), 1)
-            print(f"| {name} | {acc:.2f} | {ans:.2f} | {abst:.2f} |")
+        print_table(group, [items[i]["answerable"] for i in idx],
+                    {name: [said[i] for i in idx] for name, said in calls.items()})
     print("\nThe other side, from the same assistants: answerable questions of the other sets "
           "(the seed scoreboard's dev set and the benchmarks' own), refused / asked\n")
     names = [path.name for path in ANSWERABLE_SETS]
