@@ -44,35 +44,35 @@ UNREAD = ("No answer found, but this question seems to be in a language policyqa
           "français or Deutsch.")
 PHRASES_OTHER = {"related": "The clauses closest to it:"}
 PHRASES = {
-    "en": {"absent": "It does not mention {terms}.",
+    "en": {"absent_short": "does not mention {terms}", "absent": "It does not mention {terms}.",
            "says": "The {name} privacy policy says:",
            "silent": "The {name} privacy policy does not address this.",
            "related": "The closest related clauses, which do not answer it:",
            "some": "{k} of {n} policies address this.", "not_by": "Not addressed by: ",
            "none": "None of the policies addresses this."},
-    "zh": {"absent": "其中没有提到 {terms}。",
+    "zh": {"absent_short": "未提到 {terms}", "absent": "其中没有提到 {terms}。",
            "says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
            "related": "最相关的条款（并未回答这个问题）：", "some": "{n} 项政策中有 {k} 项涉及这个问题。",
            "not_by": "未涉及：", "none": "没有任何政策涉及这个问题。"},
-    "ja": {"absent": "{terms} についての記述はありません。",
+    "ja": {"absent_short": "{terms} の記述なし", "absent": "{terms} についての記述はありません。",
            "says": "{name} のプライバシーポリシーには次のように書かれています：",
            "silent": "{name} のプライバシーポリシーはこの質問に触れていません。",
            "related": "関連する条項（この質問への回答ではありません）：",
            "some": "{n} 件のポリシーのうち {k} 件がこの質問に触れています。",
            "not_by": "触れていないポリシー：", "none": "この質問に触れているポリシーはありません。"},
-    "es": {"absent": "No menciona {terms}.",
+    "es": {"absent_short": "no menciona {terms}", "absent": "No menciona {terms}.",
            "says": "La política de privacidad de {name} dice:",
            "silent": "La política de privacidad de {name} no trata esta cuestión.",
            "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
            "some": "{k} de {n} políticas tratan esta cuestión.", "not_by": "No la tratan: ",
            "none": "Ninguna de las políticas trata esta cuestión."},
-    "fr": {"absent": "Elle ne mentionne pas {terms}.",
+    "fr": {"absent_short": "ne mentionne pas {terms}", "absent": "Elle ne mentionne pas {terms}.",
            "says": "La politique de confidentialité de {name} dit :",
            "silent": "La politique de confidentialité de {name} ne traite pas cette question.",
            "related": "Les clauses liées les plus proches, qui n'y répondent pas :",
            "some": "{k} politiques sur {n} traitent cette question.", "not_by": "Ne la traitent pas : ",
            "none": "Aucune des politiques ne traite cette question."},
-    "de": {"absent": "{terms} wird darin nicht erwähnt.",
+    "de": {"absent_short": "erwähnt {terms} nicht", "absent": "{terms} wird darin nicht erwähnt.",
            "says": "Die Datenschutzerklärung von {name} sagt:",
            "silent": "Die Datenschutzerklärung von {name} behandelt diese Frage nicht.",
            "related": "Die nächstliegenden Klauseln, die sie nicht beantworten:",
@@ -85,6 +85,10 @@ def phrase(lang: str, key: str, **kw) -> str:
     if lang == "other" and key in PHRASES_OTHER:
         return PHRASES_OTHER[key].format(**kw)
     return PHRASES.get(lang, PHRASES["en"])[key].format(**kw)
+
+
+def quoted(words: list[str]) -> str:
+    return ", ".join(f"“{w}”" for w in words)
 
 
 def quote_lines(cites: list[Citation]) -> str:
@@ -107,8 +111,7 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
         else:
             text = phrase(lang, "silent", name=name)
             if absent:
-                text += ("" if lang in ("zh", "ja") else " ") + phrase(
-                    lang, "absent", terms=", ".join(f"“{w}”" for w in absent))
+                text += ("" if lang in ("zh", "ja") else " ") + phrase(lang, "absent", terms=quoted(absent))
         if rel:
             text += f"\n{phrase(lang, 'related')}\n{quote_lines(rel)}"
     return Answer(question=question, answer=text, answerable=bool(cites),
@@ -117,16 +120,18 @@ def compose_one(question: str, hits: list[Hit], rec: PolicyRecord, bar: float, l
                   absent=tuple(absent) if not cites and lang != "other" else ())
 
 
-def compose_across(question: str, per_policy: dict[str, list[Hit]],
-                   records: dict[str, PolicyRecord], bar: float, lang: str = "en") -> Answer:
+def compose_across(question: str, per_policy: dict[str, list[Hit]], records: dict[str, PolicyRecord],
+                   bar: float, lang: str = "en", absent: dict[str, list[str]] | None = None) -> Answer:
     """The answer across all policies: one paragraph for each policy that addresses it, by the
-    same rule as a question asked of that policy alone."""
+    same rule as a question asked of that policy alone; `absent` as in compose_one, per policy."""
     blocks, cites, silent = [], [], []
     ranked = sorted(per_policy.items(), key=lambda kv: -(kv[1][0].score if kv[1] else 0.0))
     for pid, hits in ranked:
         cited, _ = select(hits, bar)
         if not cited:
-            silent.append(records[pid].meta.name)
+            why = (absent or {}).get(pid)
+            silent.append(records[pid].meta.name + (f" ({phrase(lang, 'absent_short', terms=quoted(why))})"
+                                                    if why and lang != "other" else ""))
             continue
         mine = [citation(len(cites) + i, h, records[pid], False) for i, h in enumerate(cited, 1)]
         cites += mine

@@ -116,11 +116,12 @@ class Assistant:
         per_policy = {p: self.ranked(text, p, qvec) for p in pids}
         t1 = time.perf_counter()
         records = self.policies()
+        indexes = self.indexes()
+        absent = {p: rank.absent(indexes[p], text) for p in pids}
         if policy is None:
-            ans = compose.compose_across(q, per_policy, records, self.bar, lang)
+            ans = compose.compose_across(q, per_policy, records, self.bar, lang, absent)
         else:
-            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang,
-                                      rank.absent(self.indexes()[policy], text))
+            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang, absent[policy])
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:

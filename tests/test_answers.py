@@ -42,6 +42,7 @@ def test_question_across_policies_is_answered_per_policy(assistant):
     assert ans.answerable and "product-image-gen" in ans.policies
     assert "figure-gen" not in ans.policies and "antiai-pics" not in ans.policies
     assert "Not addressed by" in ans.answer
+    assert "AntiAI Pics (does not mention “China”)" in ans.answer  # and why, for each
     china = [c for c in ans.citations if c.policy == "product-image-gen"]
     assert any("China" in c.quote for c in china)
 
