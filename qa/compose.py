@@ -48,7 +48,7 @@ PHRASES = {
            "says": "The {name} privacy policy says:",
            "silent": "The {name} privacy policy does not address this.",
            "related": "The closest related clauses, which do not answer it:",
-           "some": "{k} of {n} policies address this.", "not_by": "Not addressed by: ",
+           "some": "{k} of {n} policies address this.", "some_1": "1 of {n} policies addresses this.", "not_by": "Not addressed by: ",
            "none": "None of the policies addresses this."},
     "zh": {"absent_short": "未提到 {terms}", "absent": "其中没有提到 {terms}。",
            "says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
@@ -64,19 +64,22 @@ PHRASES = {
            "says": "La política de privacidad de {name} dice:",
            "silent": "La política de privacidad de {name} no trata esta cuestión.",
            "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
-           "some": "{k} de {n} políticas tratan esta cuestión.", "not_by": "No la tratan: ",
+           "some": "{k} de {n} políticas tratan esta cuestión.",
+           "some_1": "1 de {n} políticas trata esta cuestión.", "not_by": "No la tratan: ",
            "none": "Ninguna de las políticas trata esta cuestión."},
     "fr": {"absent_short": "ne mentionne pas {terms}", "absent": "Elle ne mentionne pas {terms}.",
            "says": "La politique de confidentialité de {name} dit :",
            "silent": "La politique de confidentialité de {name} ne traite pas cette question.",
            "related": "Les clauses liées les plus proches, qui n'y répondent pas :",
-           "some": "{k} politiques sur {n} traitent cette question.", "not_by": "Ne la traitent pas : ",
+           "some": "{k} politiques sur {n} traitent cette question.",
+           "some_1": "1 politique sur {n} traite cette question.", "not_by": "Ne la traitent pas : ",
            "none": "Aucune des politiques ne traite cette question."},
     "de": {"absent_short": "erwähnt {terms} nicht", "absent": "{terms} wird darin nicht erwähnt.",
            "says": "Die Datenschutzerklärung von {name} sagt:",
            "silent": "Die Datenschutzerklärung von {name} behandelt diese Frage nicht.",
            "related": "Die nächstliegenden Klauseln, die sie nicht beantworten:",
-           "some": "{k} von {n} Richtlinien behandeln diese Frage.", "not_by": "Nicht behandelt von: ",
+           "some": "{k} von {n} Richtlinien behandeln diese Frage.",
+           "some_1": "1 von {n} Richtlinien behandelt diese Frage.", "not_by": "Nicht behandelt von: ",
            "none": "Keine der Richtlinien behandelt diese Frage."},
 }
 
@@ -84,7 +87,10 @@ PHRASES = {
 def phrase(lang: str, key: str, **kw) -> str:
     if lang == "other" and key in PHRASES_OTHER:
         return PHRASES_OTHER[key].format(**kw)
-    return PHRASES.get(lang, PHRASES["en"])[key].format(**kw)
+    phrases = PHRASES.get(lang, PHRASES["en"])
+    if kw.get("k") == 1 and f"{key}_1" in phrases:  # the singular, where the language has one
+        key = f"{key}_1"
+    return phrases[key].format(**kw)
 
 
 def quoted(words: list[str]) -> str:
