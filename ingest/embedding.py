@@ -32,6 +32,8 @@ def runtime_name(model: str, backend: str) -> str:
     """How vectors were made, as embedders name themselves and stores record it:
     "all-MiniLM-L6-v2/onnx-int8-v2" (the ONNX export's version included), "all-MiniLM-L6-v2/torch"."""
     return f"{model}/{backend}-v{ONNX_EXPORT}" if backend.startswith("onnx") else f"{model}/{backend}"
+
+
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
 
@@ -93,10 +95,9 @@ class TorchMiniLM:
         from sentence_transformers import SentenceTransformer
 
         self.path = Path(path or minilm_path())
-        if label:  # a named model from a folder: the weights' digest tells folders apart
-            self.name = f"{label}@{weights_digest(self.path)}/torch"
-        else:
-            self.name = f"{self.path.name if path else 'all-MiniLM-L6-v2'}/torch"
+        # a named model from a folder: the weights' digest tells folders apart
+        name = f"{label}@{weights_digest(self.path)}" if label else (self.path.name if path else "all-MiniLM-L6-v2")
+        self.name = runtime_name(name, "torch")
         # fp32 even when the folder stores fp16 weights (the fine-tuned model is saved that way)
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True,
                                          model_kwargs={"dtype": torch.float32})

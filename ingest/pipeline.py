@@ -72,6 +72,9 @@ class _Pending:
     cached: dict  # vectors of the old version's units by context hash
     is_new: bool
 
+    def __post_init__(self):
+        self.keys = [context_hash(u) for u in self.units]  # what each unit's vector is looked up by
+
 
 def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = None, *,
                  model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8",
@@ -148,8 +151,7 @@ def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, re
     anything fails, every policy of the group is reported and keeps its previous version."""
     todo: dict[str, str] = {}  # context hash -> context, for units with no vector yet
     for p in group:
-        for u in p.units:
-            key = context_hash(u)
+        for u, key in zip(p.units, p.keys):
             if key not in p.cached:
                 todo.setdefault(key, u.context)
     try:
@@ -159,7 +161,7 @@ def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, re
         return
     ready = []
     for p in group:
-        vectors = np.stack([p.cached.get(k, fresh.get(k)) for k in map(context_hash, p.units)])
+        vectors = np.stack([p.cached.get(k, fresh.get(k)) for k in p.keys])
         sections = tuple((" > ".join(s.title for s in path_), start) for path_, start in _section_paths(p.doc))
         ready.append(PolicyVersion(p.meta, p.doc.text, p.units, vectors.astype(np.float32), sections,
                                    str(p.path.resolve())))
@@ -169,7 +171,7 @@ def _embed_and_store(group: list[_Pending], store: Store, embedder: Embedder, re
         report.failed += [{"path": str(p.path), "error": _reason(p.path, exc)} for p in group]
         return
     for p in group:
-        report.embedded += sum(1 for u in p.units if context_hash(u) not in p.cached)
+        report.embedded += sum(1 for k in p.keys if k not in p.cached)
         (report.added if p.is_new else report.updated).append(p.path.stem)
 
 

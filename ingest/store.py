@@ -275,11 +275,6 @@ class Store:
         return {json.loads(m["unit"])["chash"]: np.asarray(e, dtype=np.float32)
                 for m, e in zip(got["metadatas"], got["embeddings"])}
 
-    def put(self, meta: PolicyMeta, text: str, units: list[Unit], vectors: np.ndarray,
-            sections: list[tuple[str, int]] = (), path: str = "") -> str:
-        """Make (text, units) the active version of meta.policy. Returns its version."""
-        return self.put_many([PolicyVersion(meta, text, units, vectors, tuple(sections), path)])[0]
-
     def put_many(self, items: list["PolicyVersion"]) -> list[str]:
         """Make each item the active version of its policy: all rows are written first (one
         Chroma upsert for all, which is much cheaper than one per policy), then the catalog

@@ -38,6 +38,7 @@ class PolicyIndex:
     vectors: np.ndarray
     bm25: BM25
     window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
+    signpost: np.ndarray  # (n,) bool: a heading, a lead-in ending in ":", a sentence ending in "?"
 
     @classmethod
     def build(cls, rows: UnitRows) -> "PolicyIndex":
@@ -48,8 +49,10 @@ class PolicyIndex:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             vectors = vectors.reshape(len(units), -1)
+        signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?")) for u in units],
+                            dtype=bool)
         return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
-                   window_vectors(units, vectors))
+                   window_vectors(units, vectors), signpost)
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

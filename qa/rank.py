@@ -139,7 +139,7 @@ def features(pidx: PolicyIndex, question: str, qvec: np.ndarray, model: dict | N
 
 
 # --------------------------------------------------------------------------- fixed priors
-def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
+def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray, missing: list[str] | None = None) -> np.ndarray:
     """Rules PolicyQA cannot teach (it has no headings, few lists and no silent policies):
     - a signpost (a heading, a lead-in ending in ":", a sentence ending in "?") announces the
       answer without giving it, so it needs twice the score to come first;
@@ -148,11 +148,10 @@ def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray) -> np.ndarray:
       ("data", "sent") come: every score is cut, so the answer falls below the bar unless the
       evidence is overwhelming. Names are Title-case words after the first; acronyms (AI, EU)
       are not taken as names, as policies spell them out. So is a question about a practice or
-      kind of data (TOPICS: "Do you collect biometric data?") the policy has no word for."""
-    signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?"))
-                         for u in pidx.units], dtype=bool)
-    out = np.where(signpost, scores * SIGNPOST_WEIGHT, scores)
-    if absent(pidx, question):
+      kind of data (TOPICS: "Do you collect biometric data?") the policy has no word for.
+    `missing`: absent(pidx, question), when the caller has it already."""
+    out = np.where(pidx.signpost, scores * SIGNPOST_WEIGHT, scores)
+    if absent(pidx, question) if missing is None else missing:
         out = out * MISSING_WEIGHT
     return out.astype(np.float32)
 

@@ -87,21 +87,33 @@ class Assistant:
     # ------------------------------------------------------------ retrieval
     def ranked(self, question: str, policy: str, qvec: np.ndarray, k: int = POOL) -> list[Hit]:
         """The best k units of one policy for the question, best first, scored in [0, 1]."""
+        return self._ranked(question, policy, qvec, k)[0]
+
+    def _ranked(self, question: str, policy: str, qvec: np.ndarray, k: int) -> tuple[list[Hit], list[str]]:
+        """`ranked`, and what the question names that the policy never mentions (rank.absent)."""
         pidx = self.indexes()[policy]
         if not pidx.units:
-            return []
+            return [], []
+        missing = rank.absent(pidx, question)
         f = rank.features(pidx, question, qvec)
-        scores = rank.adjust(pidx, question, rank.score(f.x))
+        scores = rank.adjust(pidx, question, rank.score(f.x), missing)
         top = [i for i in np.argsort(-scores, kind="stable")
                if pidx.units[i].kind != "heading"][:k]  # a heading names a topic, it says nothing
-        return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top]
+        return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
+
+    def _retrieve(self, q: str, pids: list[str], k: int = POOL):
+        """A checked question against some policies, embedded once: (the text retrieval used,
+        English for other languages; its language; hits per policy; absent words per policy)."""
+        text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
+        qvec = self.embedder.embed_query(text)
+        found = {p: self._ranked(text, p, qvec, k) for p in pids}
+        return text, lang, {p: hits for p, (hits, _) in found.items()}, {p: gone for p, (_, gone) in found.items()}
 
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
-        q, _ = query_for_retrieval(self.check_question(query))
-        qvec = self.embedder.embed_query(q)
-        hits = [h for p in self.scope(policy) for h in self.ranked(q, p, qvec, k=200)]
+        _, _, per_policy, _ = self._retrieve(self.check_question(query), self.scope(policy), k=200)
+        hits = [h for hits in per_policy.values() for h in hits]
         if section:
             hits = [h for h in hits if section.lower() in h.section.lower()]
         return sorted(hits, key=lambda h: -h.score)[:k]
@@ -111,13 +123,9 @@ class Assistant:
         t0 = time.perf_counter()
         q = self.check_question(question)
         pids = self.scope(policy)
-        text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
-        qvec = self.embedder.embed_query(text)
-        per_policy = {p: self.ranked(text, p, qvec) for p in pids}
+        text, lang, per_policy, absent = self._retrieve(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
-        indexes = self.indexes()
-        absent = {p: rank.absent(indexes[p], text) for p in pids}
         if policy is None:
             ans = compose.compose_across(q, per_policy, records, self.bar, lang, absent)
         else:
@@ -132,14 +140,10 @@ class Assistant:
         pids = policies or self.scope(None)
         for p in pids:
             self.scope(p)  # an unknown policy is an error before any work
-        text, lang = query_for_retrieval(q)
-        qvec = self.embedder.embed_query(text)
-        per_policy = {p: self.ranked(text, p, qvec) for p in pids}
+        text, lang, per_policy, absent = self._retrieve(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
-        indexes = self.indexes()
-        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang,
-                                                 rank.absent(indexes[p], text)),
+        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang, absent[p]),
                              question, q, p, text, lang, t0, t1) for p in pids]
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,
