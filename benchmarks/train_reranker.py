@@ -1,0 +1,406 @@
+"""Train the reranker (qa/models/reranker/) on OPP-115 and report on policies it never saw.
+
+    python benchmarks/train_reranker.py --layers 2 --out qa/models/reranker      # ~1-2 h on 2 cores
+    python benchmarks/train_reranker.py --layers 2 --examples 20000 --out /tmp/rr  # a quick pilot
+
+Data (benchmarks/opp115.py): the 75 OPP-115 policies outside the PolicyQA dev split, with the
+PolicyQA question wordings of each annotation type (a fixed fifth of the wordings held out).
+The policies are split by index: VALIDATION policies are never trained on; they calibrate the
+probability and choose the abstention bar, and report the figures this script prints. The
+PolicyQA dev split (20 policies) is not read here at all: it stays held out for
+../shared/bench/policyqa_bench.py.
+
+Every policy goes through `policyqa ingest`'s own path (load, normalise, segment, embed); every
+question through the first stage that runs at query time (qa.rank with the ranker at
+--stage1), so the reranker learns on the candidates it will be handed. A pair is
+(question, qa.rerank.passages(unit)) with label 1 when the unit holds an annotated answer span of
+the question's types (it covers half the span, or half of the unit is inside it):
+- an answerable question: its labelled units (up to 3) and up to 7 of the first stage's top 20
+  that are not, plus one random unit of the policy;
+- a question the policy is silent on (none of its types annotated there): the first stage's
+  top 4, all negatives. These teach the probability to be absolute: a silent policy's best
+  clause must score low, not merely lower than the rest.
+Model: the first --layers layers of the bundled all-MiniLM-L6-v2 under a one-logit head
+(BertForSequenceClassification), binary cross-entropy, AdamW with linear warm-up and decay;
+exported with torch.onnx, weights quantised to int8 with onnxruntime, checked against torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+VALIDATION = 8  # every 8th training policy (10 of 75) is held out for calibration and figures
+K_TRAIN = 20  # first-stage candidates negatives are drawn from
+MAX_TOKENS = 128
+
+
+@dataclass
+class Case:
+    """A question against one policy, with the first stage's ranking and the labels."""
+
+    policy: int
+    question: str
+    s1: np.ndarray  # first-stage score of every unit
+    answers: np.ndarray  # bool per unit: holds an annotated answer span (the training label)
+    loc: np.ndarray  # the benchmark's LocHit label per unit (all False for a silent case)
+    sent: np.ndarray  # its SentHit label
+    lens: np.ndarray
+
+
+def answer_label(offsets, ranges) -> np.ndarray:
+    """A unit answers when it covers half of a gold span or half of it lies inside one."""
+    out = np.zeros(len(offsets), dtype=bool)
+    for i, off in enumerate(offsets):
+        if off is None:
+            continue
+        us, ue = off
+        for gs, ge in ranges:
+            ov = min(ue, ge) - max(us, gs)
+            if ov > 0 and (ov >= 0.5 * (ge - gs) or ov >= 0.5 * (ue - us)):
+                out[i] = True
+                break
+    return out
+
+
+def cases(stage1: Path):
+    """(split, passages per policy, answerable cases, silent cases)."""
+    import opp115
+    from train_ranker import build, full_features, locate_units
+
+    from ingest.embedding import get_embedder
+    from qa import rank
+    from qa.rerank import passages
+
+    split = build("opp115")
+    model = rank.load_model(stage1)
+    adapter = rank.adapter_of(model)
+    policies, bench_questions, silent = opp115.training_set("train")
+    assert [p.pid for p in policies] == split.pids
+    offsets = [locate_units(p.text, idx.units) for p, idx in zip(policies, split.indexes)]
+    gold = {q.qid: q.gold_ranges for q in bench_questions}
+    texts = [p for p in (passages(idx.units) for idx in split.indexes)]
+    answerable = []
+    for q, bq in zip(split.questions, split.bench_questions):
+        s1 = rank.score(full_features(split, q, adapter), model)
+        ans = answer_label(offsets[q.policy], gold[bq.qid])
+        answerable.append(Case(q.policy, q.text, s1, ans, q.loc, q.sent, q.lens))
+    embedder = get_embedder()
+    missing = sorted({t for _, t in silent} - set(split.qvecs))
+    split.qvecs.update(zip(missing, (embedder.embed_query(t) for t in missing)))
+    where = {pid: i for i, pid in enumerate(split.pids)}
+    quiet = []
+    for pid, text in silent:
+        pi = where[pid]
+        idx = split.indexes[pi]
+        s1 = rank.score(rank.features(idx, text, split.qvecs[text], model).x, model)
+        none = np.zeros(len(idx.units), dtype=bool)
+        quiet.append(Case(pi, text, s1, none, none, none, np.array([len(u.text) for u in idx.units])))
+    return split, texts, answerable, quiet
+
+
+def candidates(split, case: Case, k: int) -> list[int]:
+    """The first stage's top k units, headings left out (as the answer path does)."""
+    units = split.indexes[case.policy].units
+    return [int(i) for i in np.argsort(-case.s1, kind="stable") if units[i].kind != "heading"][:k]
+
+
+def examples(split, texts, answerable, silent, rng: random.Random) -> list[tuple[str, str, float]]:
+    out = []
+    for c in answerable:
+        pos = [int(i) for i in np.flatnonzero(c.answers)]
+        if not pos:
+            continue
+        neg = [i for i in candidates(split, c, K_TRAIN) if not c.answers[i]]
+        pick = rng.sample(pos, min(3, len(pos))) + rng.sample(neg, min(7, len(neg)))
+        other = rng.randrange(len(texts[c.policy]))
+        if not c.answers[other]:
+            pick.append(other)
+        out += [(c.question, texts[c.policy][i], float(c.answers[i])) for i in pick]
+    for c in silent:
+        out += [(c.question, texts[c.policy][i], 0.0) for i in candidates(split, c, 4)]
+    rng.shuffle(out)
+    return out
+
+
+# --------------------------------------------------------------------------- the model
+def minilm(layers: int):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from ingest.embedding import minilm_path
+
+    m = AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=1,
+                                                           local_files_only=True, dtype=torch.float32)
+    m.bert.encoder.layer = m.bert.encoder.layer[:layers]
+    m.config.num_hidden_layers = layers
+    return m
+
+
+def tokenizer():
+    from tokenizers import Tokenizer
+
+    from ingest.embedding import minilm_path
+
+    tok = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
+    tok.enable_truncation(MAX_TOKENS, strategy="only_second")
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tok
+
+
+def encode(tok, pairs):
+    import torch
+
+    enc = tok.encode_batch(pairs)
+    return {"input_ids": torch.tensor([e.ids for e in enc]),
+            "attention_mask": torch.tensor([e.attention_mask for e in enc]),
+            "token_type_ids": torch.tensor([e.type_ids for e in enc])}
+
+
+def batches(data, size: int, rng: random.Random):
+    """Batches of similar length (less padding), in random order."""
+    chunk = size * 50
+    out = []
+    for s in range(0, len(data), chunk):
+        part = sorted(data[s:s + chunk], key=lambda e: len(e[0]) + len(e[1]))
+        out += [part[i:i + size] for i in range(0, len(part), size)]
+    rng.shuffle(out)
+    return out
+
+
+def train(model, data, args, log) -> None:
+    import torch
+
+    torch.manual_seed(args.seed)
+    tok = tokenizer()
+    rng = random.Random(args.seed)
+    steps = batches(data, args.batch, rng)
+    total = len(steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = max(1, int(0.05 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    t0, run = time.perf_counter(), []
+    for step, batch in enumerate(steps, 1):
+        x = encode(tok, [(q, p) for q, p, _ in batch])
+        y = torch.tensor([l for _, _, l in batch])
+        loss = loss_fn(model(**x).logits.view(-1), y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        run.append(loss.item())
+        if step % 100 == 0 or step == total:
+            el = time.perf_counter() - t0
+            log(f"step {step}/{total} loss {np.mean(run[-100:]):.4f} "
+                f"{el / 60:.1f} min, eta {el / step * (total - step) / 60:.1f} min")
+    model.eval()
+
+
+def torch_logits(model, question: str, texts: list[str], tok=None) -> np.ndarray:
+    import torch
+
+    tok = tok or tokenizer()
+    with torch.no_grad():
+        return model(**encode(tok, [(question, t) for t in texts])).logits.view(-1).numpy()
+
+
+# --------------------------------------------------------------------------- evaluation
+def rerank_order(case: Case, cands: list[int], logits: np.ndarray) -> np.ndarray:
+    """Reranked candidates first, by logit; then the other units by first-stage score."""
+    rest = [int(i) for i in np.argsort(-case.s1, kind="stable") if i not in set(cands)]
+    return np.array([cands[i] for i in np.argsort(-logits, kind="stable")] + rest)
+
+
+def metrics(cases_: list[Case], orders: list[np.ndarray]) -> dict:
+    rows = [(c.sent[o[0]], c.loc[o[0]], c.loc[o[:5]].any(), c.answers[o[0]], c.lens[o[:3]].sum())
+            for c, o in zip(cases_, orders)]
+    m = np.mean(np.asarray(rows, dtype=np.float64), axis=0)
+    return dict(zip(("sent_hit@1", "loc_hit@1", "loc_hit@5", "answers@1", "top3_chars"),
+                    (round(float(v), 4) for v in m)))
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a random answerable case's best score > a random silent one's)."""
+    allv = np.concatenate([pos, neg])
+    ranks = np.argsort(np.argsort(allv)) + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Calibration of the logit on held-out pairs: P = sigmoid(a * logit + b)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=100.0).fit(logits.reshape(-1, 1), labels.astype(int))
+    return float(clf.coef_[0][0]), float(clf.intercept_[0])
+
+
+def validate(split, texts, answerable, silent, score_fn, k: int, log) -> dict:
+    """Figures on the validation policies: first stage alone, reranked top k; best-clause
+    probabilities of answerable vs silent cases."""
+    t = time.perf_counter()
+    base, rer, best_pos, best_neg, pairs = [], [], [], [], []
+    for c in answerable:
+        cands = candidates(split, c, k)
+        lg = score_fn(c.question, [texts[c.policy][i] for i in cands])
+        base.append(np.argsort(-c.s1, kind="stable"))
+        rer.append(rerank_order(c, cands, lg))
+        best_pos.append(lg.max())
+        pairs += [(l, c.answers[i]) for l, i in zip(lg, cands)]
+    for c in silent:
+        cands = candidates(split, c, k)
+        lg = score_fn(c.question, [texts[c.policy][i] for i in cands])
+        best_neg.append(lg.max())
+        pairs += [(l, False) for l in lg]
+    lg, lab = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    out = {"first stage": metrics(answerable, base), f"reranked top {k}": metrics(answerable, rer),
+           "silent AUC (best clause)": round(auc(np.array(best_pos), np.array(best_neg)), 4),
+           "n": {"answerable": len(answerable), "silent": len(silent)},
+           "best_logits": {"answerable": np.array(best_pos), "silent": np.array(best_neg)},
+           "pairs": (lg, lab), "ms_per_case": (time.perf_counter() - t) * 1000 / max(1, len(answerable) + len(silent))}
+    log(json.dumps({k2: v for k2, v in out.items() if k2 not in ("best_logits", "pairs")}))
+    return out
+
+
+def choose_bar(best_pos: np.ndarray, best_neg: np.ndarray, a: float, b: float) -> dict:
+    """The probability bar that maximises balanced accuracy (answered of answerable + refused of
+    silent) on the validation policies, and the trade-off around it."""
+    from qa.rerank import sigmoid
+
+    pp, pn = sigmoid(a * best_pos + b), sigmoid(a * best_neg + b)
+    grid = np.round(np.arange(0.02, 0.96, 0.01), 2)
+    rows = [(float(t), float((pp >= t).mean()), float((pn < t).mean())) for t in grid]
+    best = max(rows, key=lambda r: r[1] + r[2])
+    return {"bar": best[0], "answered_of_answerable": round(best[1], 4), "refused_of_silent": round(best[2], 4),
+            "table": [dict(zip(("bar", "answered", "refused"), (r[0], round(r[1], 3), round(r[2], 3))))
+                      for r in rows if round(r[0] * 100) % 5 == 0]}
+
+
+# --------------------------------------------------------------------------- export
+def export(model, out: Path, layers: int, extra: dict) -> Path:
+    """model.onnx (int8 weights), tokenizer.json and config.json in `out`."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from ingest.embedding import minilm_path
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).logits
+
+    ids = torch.ones((2, 16), dtype=torch.long)
+    fp32 = out / "fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Head().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in
+                                        ("input_ids", "attention_mask", "token_type_ids")},
+                          opset_version=17, dynamo=False)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+    fp32.unlink()
+    shutil.copy(minilm_path() / "tokenizer.json", out / "tokenizer.json")
+    config = {"name": f"policyqa-reranker-L{layers}", "layers": layers, "max_tokens": MAX_TOKENS, **extra}
+    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (6 = all)")
+    ap.add_argument("--examples", type=int, default=0, help="train on this many pairs (0 = all)")
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--k", type=int, default=12, help="candidates reranked at query time")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stage1", type=Path, default=ROOT / "qa" / "models" / "ranker.json",
+                    help="the first-stage ranker the candidates come from")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--save-torch", type=Path, help="also keep the torch weights here")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    logf = (args.out / "train.log").open("a")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    log(f"args {vars(args)}")
+    split, texts, answerable, silent = cases(args.stage1)
+    is_val = lambda c: c.policy % VALIDATION == 0  # noqa: E731
+    tr_a, va_a = [c for c in answerable if not is_val(c)], [c for c in answerable if is_val(c)]
+    tr_s, va_s = [c for c in silent if not is_val(c)], [c for c in silent if is_val(c)]
+    log(f"cases: train {len(tr_a)} answerable + {len(tr_s)} silent; validation {len(va_a)} + {len(va_s)} "
+        f"({len({c.policy for c in va_a})} policies)")
+    rng = random.Random(args.seed)
+    data = []
+    for _ in range(math.ceil(args.epochs)):
+        data += examples(split, texts, tr_a, tr_s, rng)
+    n = args.examples or int(len(data) / math.ceil(args.epochs) * args.epochs)
+    data = data[:n]
+    log(f"training pairs: {len(data)} ({sum(e[2] for e in data):.0f} positive)")
+
+    model = minilm(args.layers)
+    train(model, data, args, log)
+    if args.save_torch:
+        model.save_pretrained(args.save_torch)
+    tok = tokenizer()
+    res = validate(split, texts, va_a, va_s, lambda q, ts: torch_logits(model, q, ts, tok), args.k, log)
+    a, b = platt(*res["pairs"])
+    bar = choose_bar(res["best_logits"]["answerable"], res["best_logits"]["silent"], a, b)
+    log(f"calibration a={a:.4f} b={b:.4f}; bar {json.dumps({k: v for k, v in bar.items() if k != 'table'})}")
+    extra = {"calibration": [round(a, 6), round(b, 6)], "bar": bar["bar"], "k": args.k,
+             "trained_on": f"OPP-115 (Wilson et al., ACL 2016): {len({c.policy for c in tr_a})} policies outside "
+                           f"the PolicyQA dev split, PolicyQA question wordings (Ahmad et al., 2020), "
+                           f"{len(data)} pairs",
+             "validation": {k: v for k, v in res.items() if k not in ("best_logits", "pairs")},
+             "bar_table": bar["table"], "trained_at": time.strftime("%Y-%m-%d"),
+             "args": {k: str(v) for k, v in vars(args).items()}}
+    export(model, args.out, args.layers, extra)
+
+    from qa.rerank import Reranker
+
+    onnx = Reranker(args.out)
+    res_onnx = validate(split, texts, va_a, va_s, onnx.logits, args.k, lambda m: log("int8 onnx " + m))
+    agree = np.corrcoef(res["pairs"][0], res_onnx["pairs"][0])[0, 1]
+    log(f"int8 vs torch logits: correlation {agree:.4f}")
+    cfg = json.loads((args.out / "config.json").read_text())
+    cfg["validation_int8"] = {k: v for k, v in res_onnx.items() if k not in ("best_logits", "pairs")}
+    cfg["int8_vs_torch_correlation"] = round(float(agree), 4)
+    (args.out / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

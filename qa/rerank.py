@@ -1,0 +1,112 @@
+"""The reranker: a cross-encoder that reads the question and a clause together and says how
+likely the clause answers it.
+
+The first stage (qa.rank: cosines, BM25, a logistic model) orders a policy's clauses by
+features that see the question and the clause apart; it finds the answer among its first
+candidates, but often not first. The reranker reads each candidate *with* the question, in its
+context (the section it sits in and, for a list item, the sentence that introduces the list),
+and outputs a probability that it answers the question. That probability is absolute, not
+relative to the policy's other clauses: it was trained on questions the policies are silent on
+as well, so a policy whose best clause scores low does not address the question.
+
+The model is a few layers of the bundled all-MiniLM-L6-v2 with a one-logit head, fine-tuned on
+OPP-115 (benchmarks/train_reranker.py; model card in qa/models/reranker/README.md), exported
+to ONNX with int8 weights and run by onnxruntime.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ingest.types import Unit
+
+MODEL_DIR = Path(__file__).parent / "models" / "reranker"
+MAX_LEAD = 160  # characters of a list's lead-in shown with each of its items
+MAX_SECTION = 80
+
+
+def passages(units: list[Unit]) -> list[str]:
+    """What the reranker reads for each unit: "section path: lead-in … clause". A list item's
+    lead-in is the last sentence before the list in the same section ("We use the following
+    third-party services:"); the item alone ("Vercel (hosting)") rarely says what it is."""
+    out, lead = [], ""
+    for u in units:
+        if u.kind != "item":
+            lead = u.text if u.kind == "sentence" else ""
+        text = u.text
+        if u.kind == "item" and lead and (not out or units[len(out) - 1].section == u.section):
+            text = f"{_tail(lead, MAX_LEAD)} … {text}"
+        section = u.section_path
+        out.append(f"{section[-MAX_SECTION:]}: {text}" if section else text)
+    return out
+
+
+def _tail(text: str, n: int) -> str:
+    """The last n characters of text, from a word boundary."""
+    if len(text) <= n:
+        return text
+    cut = text[-n:]
+    return cut[cut.find(" ") + 1:] if " " in cut else cut
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))).astype(np.float32)
+
+
+class Reranker:
+    """The exported cross-encoder: `probability(question, passages)` for each passage."""
+
+    def __init__(self, folder: Path = MODEL_DIR, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        self.config = json.loads((folder / "config.json").read_text())
+        self.name = self.config["name"]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 2)
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.config["max_tokens"], strategy="only_second")
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared by its calls
+
+    def logits(self, question: str, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        q = question[: self.config.get("max_question_chars", 300)]
+        with self._lock:
+            enc = self.tokenizer.encode_batch([(q, t) for t in texts])
+        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        return self.session.run(None, feed)[0].reshape(-1).astype(np.float32)
+
+    def probability(self, question: str, texts: list[str]) -> np.ndarray:
+        """P(the passage answers the question), calibrated on policies training never saw."""
+        a, b = self.config.get("calibration", (1.0, 0.0))
+        return sigmoid(a * self.logits(question, texts) + b)
+
+
+def model_dir() -> Path:
+    return Path(os.environ.get("POLICYQA_RERANKER") or MODEL_DIR)
+
+
+@lru_cache(maxsize=2)
+def load_reranker(folder: str | None = None) -> Reranker | None:
+    """The reranker in `folder` (default: $POLICYQA_RERANKER or the shipped one); None when
+    that folder holds no model."""
+    path = Path(folder) if folder else model_dir()
+    if not (path / "model.onnx").is_file():
+        if os.environ.get("POLICYQA_RERANKER"):
+            raise RuntimeError(f"POLICYQA_RERANKER={path} holds no model.onnx; unset it or train one: "
+                               "python benchmarks/train_reranker.py --out DIR")
+        return None
+    return Reranker(path)
