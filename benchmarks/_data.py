@@ -13,7 +13,10 @@ BENCH = SHARED / "bench" / "policyqa_bench.py"
 
 
 def scoreboard():
-    """The shared scoreboard module, imported from its path (it is not a package)."""
+    """The shared scoreboard module, imported from its path (it is not a package), once per
+    process: its records pickle by class, so every user must share one copy."""
+    if "policyqa_bench" in sys.modules:
+        return sys.modules["policyqa_bench"]
     spec = importlib.util.spec_from_file_location("policyqa_bench", BENCH)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # its dataclasses look their module up there

@@ -43,7 +43,10 @@ sys.path.insert(0, str(ROOT))  # the project's packages, installed or not
 
 
 def bench_module(path: Path = BENCH):
-    """The benchmark script as a module, so labels use its own definitions."""
+    """The benchmark script as a module, so labels use its own definitions (one copy per
+    process: its records pickle by class)."""
+    if "policyqa_bench" in sys.modules:
+        return sys.modules["policyqa_bench"]
     spec = importlib.util.spec_from_file_location("policyqa_bench", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # its dataclasses look themselves up there

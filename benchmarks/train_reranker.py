@@ -20,8 +20,9 @@ the question's types (it covers half the span, or half of the unit is inside it)
 - a question the policy is silent on (none of its types annotated there): the first stage's
   top 4, all negatives. These teach the probability to be absolute: a silent policy's best
   clause must score low, not merely lower than the rest.
-Model: the first --layers layers of the bundled all-MiniLM-L6-v2 under a one-logit head
-(BertForSequenceClassification), binary cross-entropy, AdamW with linear warm-up and decay;
+Model: `cross_encoder` (the first --layers layers of the bundled all-MiniLM-L6-v2, a head
+that starts as the cosine of the question's and the passage's mean token states), binary
+cross-entropy, AdamW with linear warm-up and decay;
 exported with torch.onnx, weights quantised to int8 with onnxruntime, checked against torch.
 """
 from __future__ import annotations
@@ -39,12 +40,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # first: benchmarks/ingest.py must not shadow the ingest package
 
 VALIDATION = 8  # every 8th training policy (10 of 75) is held out for calibration and figures
 K_TRAIN = 20  # first-stage candidates negatives are drawn from
-MAX_TOKENS = 128
+MAX_TOKENS = 96  # question and passage; longer pairs lose the end of the passage
 
 
 @dataclass
@@ -136,17 +137,50 @@ def examples(split, texts, answerable, silent, rng: random.Random) -> list[tuple
 
 
 # --------------------------------------------------------------------------- the model
-def minilm(layers: int):
+class CrossEncoder:  # a torch.nn.Module, defined in cross_encoder() so torch loads lazily
+    pass
+
+
+def cross_encoder(layers: int):
+    """The first `layers` layers of the bundled MiniLM reading "[CLS] question [SEP] passage
+    [SEP]", and a head over the mean of the question's token states (u) and of the passage's
+    (v): a linear map of [u, v, u*v, |u-v|] (u and v unit length). The head starts as the
+    scaled cosine of u and v, so training starts from what MiniLM already knows (a bi-encoder's
+    ranking) instead of from its [CLS] state, which MiniLM never trained (it barely varies
+    between inputs: a [CLS] head learned nothing here)."""
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel
 
     from ingest.embedding import minilm_path
 
-    m = AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=1,
-                                                           local_files_only=True, dtype=torch.float32)
-    m.bert.encoder.layer = m.bert.encoder.layer[:layers]
-    m.config.num_hidden_layers = layers
-    return m
+    bert = AutoModel.from_pretrained(str(minilm_path()), local_files_only=True, dtype=torch.float32,
+                                     add_pooling_layer=False)
+    bert.encoder.layer = bert.encoder.layer[:layers]
+    bert.config.num_hidden_layers = layers
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
+            dim = bert.config.hidden_size
+            self.head = torch.nn.Linear(4 * dim, 1)
+            with torch.no_grad():
+                self.head.weight.zero_()
+                self.head.weight[0, 2 * dim:3 * dim] = 10.0  # 10 * cos(u, v) ...
+                self.head.bias.fill_(-4.0)  # ... - 4: even odds at cosine 0.4
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            is_q = (token_type_ids == 0).unsqueeze(-1).to(h.dtype)
+            u = (h * m * is_q).sum(1) / (m * is_q).sum(1).clamp(min=1.0)
+            v = (h * m * (1 - is_q)).sum(1) / (m * (1 - is_q)).sum(1).clamp(min=1.0)
+            u = torch.nn.functional.normalize(u, dim=-1)
+            v = torch.nn.functional.normalize(v, dim=-1)
+            return self.head(torch.cat([u, v, u * v, (u - v).abs()], -1))
+
+    return Model()
 
 
 def tokenizer():
@@ -184,11 +218,13 @@ def train(model, data, args, log) -> None:
     import torch
 
     torch.manual_seed(args.seed)
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # 30k x 384: little data
+    #   to move them, a fifth of each step's time to update them
     tok = tokenizer()
     rng = random.Random(args.seed)
     steps = batches(data, args.batch, rng)
     total = len(steps)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     warm = max(1, int(0.05 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -198,7 +234,7 @@ def train(model, data, args, log) -> None:
     for step, batch in enumerate(steps, 1):
         x = encode(tok, [(q, p) for q, p, _ in batch])
         y = torch.tensor([l for _, _, l in batch])
-        loss = loss_fn(model(**x).logits.view(-1), y)
+        loss = loss_fn(model(**x).view(-1), y)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -217,7 +253,7 @@ def torch_logits(model, question: str, texts: list[str], tok=None) -> np.ndarray
 
     tok = tok or tokenizer()
     with torch.no_grad():
-        return model(**encode(tok, [(question, t) for t in texts])).logits.view(-1).numpy()
+        return model(**encode(tok, [(question, t) for t in texts])).view(-1).numpy()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -242,47 +278,60 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Calibration of the logit on held-out pairs: P = sigmoid(a * logit + b)."""
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def calibrate(logits: np.ndarray, first: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """P = sigmoid(a * logit + c * logit(first-stage score) + b), fitted on held-out pairs: one
+    calibrated relevance from both stages' evidence."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=100.0).fit(logits.reshape(-1, 1), labels.astype(int))
-    return float(clf.coef_[0][0]), float(clf.intercept_[0])
+    x = np.column_stack([logits, logit(first)])
+    clf = LogisticRegression(C=100.0).fit(x, labels.astype(int))
+    return float(clf.coef_[0][0]), float(clf.intercept_[0]), float(clf.coef_[0][1])
 
 
-def validate(split, texts, answerable, silent, score_fn, k: int, log) -> dict:
-    """Figures on the validation policies: first stage alone, reranked top k; best-clause
-    probabilities of answerable vs silent cases."""
+def validate(split, texts, answerable, silent, score_fn, k: int, log, cal=None) -> dict:
+    """Figures on the validation policies: the first stage alone, its top k reranked by the
+    cross-encoder's logit, and (with `cal`) by the calibrated combination; the best clause's
+    score of answerable vs silent cases (AUC)."""
     t = time.perf_counter()
-    base, rer, best_pos, best_neg, pairs = [], [], [], [], []
-    for c in answerable:
+    base, rer, comb, best = [], [], [], {True: [], False: []}
+    lgs, firsts, labels = [], [], []
+    for c in answerable + silent:
         cands = candidates(split, c, k)
         lg = score_fn(c.question, [texts[c.policy][i] for i in cands])
-        base.append(np.argsort(-c.s1, kind="stable"))
-        rer.append(rerank_order(c, cands, lg))
-        best_pos.append(lg.max())
-        pairs += [(l, c.answers[i]) for l, i in zip(lg, cands)]
-    for c in silent:
-        cands = candidates(split, c, k)
-        lg = score_fn(c.question, [texts[c.policy][i] for i in cands])
-        best_neg.append(lg.max())
-        pairs += [(l, False) for l in lg]
-    lg, lab = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    out = {"first stage": metrics(answerable, base), f"reranked top {k}": metrics(answerable, rer),
-           "silent AUC (best clause)": round(auc(np.array(best_pos), np.array(best_neg)), 4),
-           "n": {"answerable": len(answerable), "silent": len(silent)},
-           "best_logits": {"answerable": np.array(best_pos), "silent": np.array(best_neg)},
-           "pairs": (lg, lab), "ms_per_case": (time.perf_counter() - t) * 1000 / max(1, len(answerable) + len(silent))}
-    log(json.dumps({k2: v for k2, v in out.items() if k2 not in ("best_logits", "pairs")}))
+        f = c.s1[cands]
+        z = cal[0] * lg + cal[1] + cal[2] * logit(f) if cal else lg
+        lgs.append(lg)
+        firsts.append(f)
+        labels.append(c.answers[cands])
+        best[bool(c.answers.any())].append(z.max())
+        if c.answers.any():
+            base.append(np.argsort(-c.s1, kind="stable"))
+            rer.append(rerank_order(c, cands, lg))
+            comb.append(rerank_order(c, cands, z))
+    out = {"first stage": metrics(answerable, base), f"reranked top {k} (logit)": metrics(answerable, rer)}
+    if cal:
+        out[f"reranked top {k} (calibrated)"] = metrics(answerable, comb)
+    out.update({"silent AUC (best clause)": round(auc(np.array(best[True]), np.array(best[False])), 4),
+                "n": {"answerable": len(answerable), "silent": len(silent)},
+                "ms_per_case": round((time.perf_counter() - t) * 1000 / max(1, len(answerable) + len(silent)), 2)})
+    log(json.dumps(out))
+    out["best"] = {k2: np.array(v) for k2, v in best.items()}
+    out["pairs"] = tuple(np.concatenate(v) for v in (lgs, firsts, labels))
     return out
 
 
-def choose_bar(best_pos: np.ndarray, best_neg: np.ndarray, a: float, b: float) -> dict:
+def choose_bar(best_pos: np.ndarray, best_neg: np.ndarray) -> dict:
     """The probability bar that maximises balanced accuracy (answered of answerable + refused of
-    silent) on the validation policies, and the trade-off around it."""
+    silent) on the validation policies, and the trade-off around it. Inputs: best calibrated
+    logits of answerable and silent cases."""
     from qa.rerank import sigmoid
 
-    pp, pn = sigmoid(a * best_pos + b), sigmoid(a * best_neg + b)
+    pp, pn = sigmoid(best_pos), sigmoid(best_neg)
     grid = np.round(np.arange(0.02, 0.96, 0.01), 2)
     rows = [(float(t), float((pp >= t).mean()), float((pn < t).mean())) for t in grid]
     best = max(rows, key=lambda r: r[1] + r[2])
@@ -301,19 +350,10 @@ def export(model, out: Path, layers: int, extra: dict) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
 
-    class Head(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                          token_type_ids=token_type_ids).logits
-
     ids = torch.ones((2, 16), dtype=torch.long)
     fp32 = out / "fp32.onnx"
     with torch.no_grad():
-        torch.onnx.export(Head().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
+        torch.onnx.export(model.eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
                           input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
                           dynamic_axes={n: {0: "batch", 1: "seq"} for n in
                                         ("input_ids", "attention_mask", "token_type_ids")},
@@ -341,6 +381,7 @@ def main(argv=None) -> int:
                     help="the first-stage ranker the candidates come from")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--save-torch", type=Path, help="also keep the torch weights here")
+    ap.add_argument("--from-torch", type=Path, help="skip training: validate and export these weights")
     args = ap.parse_args(argv)
 
     import torch
@@ -370,20 +411,28 @@ def main(argv=None) -> int:
     data = data[:n]
     log(f"training pairs: {len(data)} ({sum(e[2] for e in data):.0f} positive)")
 
-    model = minilm(args.layers)
-    train(model, data, args, log)
+    model = cross_encoder(args.layers)
+    if args.from_torch:
+        model.load_state_dict(torch.load(args.from_torch))
+        model.eval()
+        data = []
+    else:
+        train(model, data, args, log)
     if args.save_torch:
-        model.save_pretrained(args.save_torch)
+        torch.save(model.state_dict(), args.save_torch)
     tok = tokenizer()
-    res = validate(split, texts, va_a, va_s, lambda q, ts: torch_logits(model, q, ts, tok), args.k, log)
-    a, b = platt(*res["pairs"])
-    bar = choose_bar(res["best_logits"]["answerable"], res["best_logits"]["silent"], a, b)
-    log(f"calibration a={a:.4f} b={b:.4f}; bar {json.dumps({k: v for k, v in bar.items() if k != 'table'})}")
-    extra = {"calibration": [round(a, 6), round(b, 6)], "bar": bar["bar"], "k": args.k,
+    score = lambda q, ts: torch_logits(model, q, ts, tok)  # noqa: E731
+    res = validate(split, texts, va_a, va_s, score, args.k, log)
+    cal = calibrate(*res["pairs"])
+    res = validate(split, texts, va_a, va_s, score, args.k, log, cal)
+    bar = choose_bar(res["best"][True], res["best"][False])
+    log(f"calibration a={cal[0]:.4f} b={cal[1]:.4f} c={cal[2]:.4f}; "
+        f"bar {json.dumps({k: v for k, v in bar.items() if k != 'table'})}")
+    extra = {"calibration": [round(v, 6) for v in cal], "bar": bar["bar"], "k": args.k,
              "trained_on": f"OPP-115 (Wilson et al., ACL 2016): {len({c.policy for c in tr_a})} policies outside "
                            f"the PolicyQA dev split, PolicyQA question wordings (Ahmad et al., 2020), "
-                           f"{len(data)} pairs",
-             "validation": {k: v for k, v in res.items() if k not in ("best_logits", "pairs")},
+                           f"{len(data) or 'see train.log for the number of'} pairs",
+             "validation": {k: v for k, v in res.items() if k not in ("best", "pairs")},
              "bar_table": bar["table"], "trained_at": time.strftime("%Y-%m-%d"),
              "args": {k: str(v) for k, v in vars(args).items()}}
     export(model, args.out, args.layers, extra)
@@ -391,11 +440,11 @@ def main(argv=None) -> int:
     from qa.rerank import Reranker
 
     onnx = Reranker(args.out)
-    res_onnx = validate(split, texts, va_a, va_s, onnx.logits, args.k, lambda m: log("int8 onnx " + m))
+    res_onnx = validate(split, texts, va_a, va_s, onnx.logits, args.k, lambda m: log("int8 onnx " + m), cal)
     agree = np.corrcoef(res["pairs"][0], res_onnx["pairs"][0])[0, 1]
     log(f"int8 vs torch logits: correlation {agree:.4f}")
     cfg = json.loads((args.out / "config.json").read_text())
-    cfg["validation_int8"] = {k: v for k, v in res_onnx.items() if k not in ("best_logits", "pairs")}
+    cfg["validation_int8"] = {k: v for k, v in res_onnx.items() if k not in ("best", "pairs")}
     cfg["int8_vs_torch_correlation"] = round(float(agree), 4)
     (args.out / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
     log(f"wrote {args.out}")

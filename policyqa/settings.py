@@ -37,6 +37,9 @@ class Settings(BaseSettings):
                      description="Optional LangChain chat model for writing answers, e.g. 'ollama:llama3.1'. Empty: no LLM.")
     llm_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible endpoint for the LLM.")
     llm_timeout: float = Field(default=20.0, description="Seconds before the LLM writer gives up and the default answerer is used.")
+    rerank: bool = Field(default=True,
+                         description="Re-score the first stage's best clauses with the trained cross-encoder "
+                                     "(qa/models/reranker). 0: the first stage alone, the fastest path.")
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     admin_token: str = Field(default="", description="Token that allows uploading policies in the desk. Empty: uploads are off.")
     frame_ancestors: str = Field(default="*",

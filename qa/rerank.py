@@ -26,7 +26,7 @@ import numpy as np
 from ingest.types import Unit
 
 MODEL_DIR = Path(__file__).parent / "models" / "reranker"
-MAX_LEAD = 160  # characters of a list's lead-in shown with each of its items
+MAX_LEAD = 120  # characters of a list's lead-in shown with each of its items
 MAX_SECTION = 80
 
 
@@ -89,10 +89,26 @@ class Reranker:
                 "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
         return self.session.run(None, feed)[0].reshape(-1).astype(np.float32)
 
-    def probability(self, question: str, texts: list[str]) -> np.ndarray:
-        """P(the passage answers the question), calibrated on policies training never saw."""
-        a, b = self.config.get("calibration", (1.0, 0.0))
-        return sigmoid(a * self.logits(question, texts) + b)
+    def probability(self, question: str, texts: list[str], first: np.ndarray | None = None) -> np.ndarray:
+        """P(the passage answers the question), calibrated on policies training never saw:
+        sigmoid(a * logit + c * logit(first) + b), where `first` is the first stage's score of
+        each passage (its evidence counts too, with the weight calibration gave it)."""
+        a, b, c = (list(self.config.get("calibration", (1.0, 0.0))) + [0.0])[:3]
+        z = a * self.logits(question, texts).astype(np.float64) + b
+        if c and first is not None:
+            f = np.clip(np.asarray(first, dtype=np.float64), 1e-6, 1 - 1e-6)
+            z = z + c * np.log(f / (1 - f))
+        return sigmoid(z)
+
+    @property
+    def k(self) -> int:
+        """Candidates of each policy the reranker reads."""
+        return int(self.config.get("k", 12))
+
+    @property
+    def bar(self) -> float:
+        """The probability a clause needs to be relied on (chosen on validation policies)."""
+        return float(self.config.get("bar", 0.5))
 
 
 def model_dir() -> Path:

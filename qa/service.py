@@ -15,7 +15,7 @@ import numpy as np
 
 from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.store import PolicyRecord, Store
-from qa import compose, rank
+from qa import compose, rank, rerank
 from qa.errors import QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
@@ -29,13 +29,17 @@ POOL = 30  # units per policy that reach evidence selection
 class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
-                 max_question_chars: int = 2000):
+                 max_question_chars: int = 2000, reranker: rerank.Reranker | bool | None = True):
+        """`reranker`: True loads the shipped one (qa/models/reranker, or $POLICYQA_RERANKER),
+        False/None answers from the first stage alone (the fastest path), or a Reranker."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
         self.writer = writer
         ranker = rank.load_model() or {}
-        self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
+        self.reranker = rerank.load_reranker() if reranker is True else (reranker or None)
+        default_bar = self.reranker.bar if self.reranker else ranker.get("bar", DEFAULT_BAR)
+        self.bar = bar if bar is not None else default_bar
         trained_on = ranker.get("embedder")
         configured = runtime_name(model, backend)
         # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
@@ -96,10 +100,19 @@ class Assistant:
             return [], []
         missing = rank.absent(pidx, question)
         f = rank.features(pidx, question, qvec)
-        scores = rank.adjust(pidx, question, rank.score(f.x), missing)
-        top = [i for i in np.argsort(-scores, kind="stable")
-               if pidx.units[i].kind != "heading"][:k]  # a heading names a topic, it says nothing
-        return [_hit(pidx, int(i), float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
+        first = rank.score(f.x)
+        # a heading names a topic, it says nothing
+        order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
+        if self.reranker is None:
+            scores = rank.adjust(pidx, question, first, missing)
+            top = sorted(order, key=lambda i: -scores[i])[:k]
+        else:  # the reranker's calibrated probability for the first stage's best; 0 for the rest
+            cands = order[:self.reranker.k]
+            scores = np.zeros(len(first), dtype=np.float32)
+            scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
+            scores = rank.adjust(pidx, question, scores, missing)
+            top = (sorted(cands, key=lambda i: -scores[i]) + order[self.reranker.k:])[:k]
+        return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
     def _retrieve(self, q: str, pids: list[str], k: int = POOL):
         """A checked question against some policies, embedded once: (the text retrieval used,
@@ -180,4 +193,4 @@ def assistant_for(store_path: str, model: str, backend: str) -> Assistant:
 
         writer = writer_from_settings(s)
     return Assistant(open_store(store_path, model, backend), model=model, backend=backend,
-                     writer=writer, max_question_chars=s.max_question_chars)
+                     writer=writer, max_question_chars=s.max_question_chars, reranker=s.rerank)

@@ -86,7 +86,7 @@ class WebService:
     def start(cls, settings: Settings) -> "WebService":
         store = prepare_store(settings)
         assistant = Assistant(store, model=settings.model, backend=settings.backend,
-                              max_question_chars=settings.max_question_chars)
+                              max_question_chars=settings.max_question_chars, reranker=settings.rerank)
         return cls(settings, assistant)
 
     def warm(self) -> None:
