@@ -34,3 +34,16 @@ def write_policies(policies, folder: Path) -> Path:
     for p in policies:
         (folder / f"{p.pid}.txt").write_text(p.text, encoding="utf-8")
     return folder
+
+
+TODAY = "58e7bdb"  # the last commit before the reranker: "today" in the benchmarks' tables
+
+
+def today_ranker() -> dict:
+    """The first-stage model shipped at TODAY (trained on the PolicyQA dev split), from git."""
+    import json
+    import subprocess
+
+    out = subprocess.run(["git", "-C", str(ROOT), "show", f"{TODAY}:qa/models/ranker.json"],
+                         check=True, capture_output=True).stdout
+    return json.loads(out)

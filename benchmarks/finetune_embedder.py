@@ -494,6 +494,10 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", type=float, default=HYPER["lr"])
     ap.add_argument("--batch-size", type=int, default=HYPER["batch_size"])
     ap.add_argument("--seed", type=int, default=HYPER["seed"])
+    ap.add_argument("--data", choices=("dev", "opp115"), default="dev",
+                    help="opp115: train one model on the OPP-115 training policies (benchmarks/opp115.py: "
+                         "not the PolicyQA dev split, not the validation policies) into --out")
+    ap.add_argument("--max-examples", type=int, default=0, help="train on at most this many questions (sampled)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on a shared 2-core machine a second thread mostly spins; "
                          "measured 2.1 s CPU per step with 1 thread vs 4-6 s with 2)")
@@ -504,7 +508,18 @@ def main(argv=None) -> None:
 
     import torch
     torch.set_num_threads(args.threads)
-    policies, questions = B.load_split("dev", SHARED / "eval" / "policyqa")
+    if args.data == "opp115":
+        sys.path.insert(1, str(ROOT / "benchmarks"))
+        import opp115
+
+        policies, questions, _, _ = opp115.training_set("train")
+        policies = [p for i, p in enumerate(policies) if not opp115.is_validation(i)]
+        keep = {p.pid for p in policies}
+        questions = [q for q in questions if q.pid in keep]
+        if args.max_examples:
+            questions = random.Random(args.seed).sample(questions, min(args.max_examples, len(questions)))
+    else:
+        policies, questions = B.load_split("dev", SHARED / "eval" / "policyqa")
     t = time.perf_counter()
     units = build_units(policies)
     examples, stats = build_examples(units, questions)
@@ -512,6 +527,11 @@ def main(argv=None) -> None:
           f"{time.perf_counter() - t:.1f}s", flush=True)
     print("  " + json.dumps(stats), flush=True)
 
+    if args.data == "opp115":
+        model, secs, n_triples, steps = train(units, examples, hp)
+        save(model, args.out)
+        print(f"  trained in {secs:.0f}s on {n_triples} triples, {steps} steps; saved {args.out}", flush=True)
+        return
     if args.train_on and not args.ship:
         out = args.out or WORK / f"ft-{args.train_on}"
         info, res = run_fold(args.train_on, out, policies, units, examples, questions, hp)

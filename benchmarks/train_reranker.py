@@ -1,7 +1,7 @@
 """Train the reranker (qa/models/reranker/) on OPP-115 and report on policies it never saw.
 
     python benchmarks/train_reranker.py --layers 2 --out qa/models/reranker      # ~1-2 h on 2 cores
-    python benchmarks/train_reranker.py --layers 2 --examples 20000 --out /tmp/rr  # a quick pilot
+    python benchmarks/train_reranker.py --layers 2 --groups 3000 --out /tmp/rr  # a quick pilot
 
 Data (benchmarks/opp115.py): the 75 OPP-115 policies outside the PolicyQA dev split, with the
 PolicyQA question wordings of each annotation type (a fixed fifth of the wordings held out).
@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))  # first: benchmarks/ingest.py must not shadow the ingest package
 
-VALIDATION = 8  # every 8th training policy (10 of 75) is held out for calibration and figures
 K_TRAIN = 20  # first-stage candidates negatives are drawn from
 MAX_TOKENS = 96  # question and passage; longer pairs lose the end of the passage
 
@@ -56,6 +55,7 @@ class Case:
     question: str
     s1: np.ndarray  # first-stage score of every unit
     answers: np.ndarray  # bool per unit: holds an annotated answer span (the training label)
+    unclear: np.ndarray  # bool per unit: neither label is safe (see unclear_units); not trained on
     loc: np.ndarray  # the benchmark's LocHit label per unit (all False for a silent case)
     sent: np.ndarray  # its SentHit label
     lens: np.ndarray
@@ -76,6 +76,49 @@ def answer_label(offsets, ranges) -> np.ndarray:
     return out
 
 
+GENERIC_VALUES = {"Generic personal information", "Other", "Unspecified"}
+
+
+def kinds(types) -> tuple[set, dict]:
+    """A question's types as (category, attribute) pairs, and the one specific kind of data it
+    asks about per pair, if any ("Health" for "Do you retain my health information?")."""
+    pairs, values = set(), {}
+    for t in types:
+        cat, attr, value = t.split("|||")
+        pairs.add((cat, attr))
+        values.setdefault((cat, attr), set()).add(value)
+    specific = {ca: next(iter(v)) for ca, v in values.items() if ca[1] == "Personal Information Type"
+                and len(v) == 1 and not v & GENERIC_VALUES}
+    return pairs, specific
+
+
+def unclear_units(unit_kinds: list[dict], types) -> np.ndarray:
+    """Units whose label the annotations cannot give: annotated with the question's category and
+    attribute but another value ("Do you use my data for advertising?" asked where a clause is
+    annotated First Party Collection/Use, Purpose, *Marketing*). PolicyQA's wordings are often
+    more general than the one value they were written for ("How do you use my data?" is filed
+    under Purpose = Advertising), so such a clause may well answer. Only where the question asks
+    about one specific kind of data ("health information") is another kind a clear negative."""
+    pairs, specific = kinds(types)
+    out = np.zeros(len(unit_kinds), dtype=bool)
+    for i, uk in enumerate(unit_kinds):
+        out[i] = any(ca in uk and not (ca in specific and specific[ca] not in uk[ca]) for ca in pairs)
+    return out
+
+
+def unit_annotations(offsets, spans) -> list[dict]:
+    """Per unit: {(category, attribute): {values}} of the spans it overlaps."""
+    out = [dict() for _ in offsets]
+    for i, off in enumerate(offsets):
+        if off is None:
+            continue
+        for sp in spans:
+            if min(off[1], sp.end) > max(off[0], sp.start):
+                cat, attr, value = sp.type.split("|||")
+                out[i].setdefault((cat, attr), set()).add(value)
+    return out
+
+
 def cases(stage1: Path):
     """(split, passages per policy, answerable cases, silent cases)."""
     import opp115
@@ -88,16 +131,19 @@ def cases(stage1: Path):
     split = build("opp115")
     model = rank.load_model(stage1)
     adapter = rank.adapter_of(model)
-    policies, bench_questions, silent = opp115.training_set("train")
+    policies, bench_questions, silent, spans = opp115.training_set("train")
     assert [p.pid for p in policies] == split.pids
+    qtypes = opp115.question_types(natural=True)
     offsets = [locate_units(p.text, idx.units) for p, idx in zip(policies, split.indexes)]
+    notes = [unit_annotations(off, spans[p.pid]) for p, off in zip(policies, offsets)]
     gold = {q.qid: q.gold_ranges for q in bench_questions}
     texts = [p for p in (passages(idx.units) for idx in split.indexes)]
     answerable = []
     for q, bq in zip(split.questions, split.bench_questions):
         s1 = rank.score(full_features(split, q, adapter), model)
         ans = answer_label(offsets[q.policy], gold[bq.qid])
-        answerable.append(Case(q.policy, q.text, s1, ans, q.loc, q.sent, q.lens))
+        unclear = unclear_units(notes[q.policy], qtypes[q.text]) & ~ans
+        answerable.append(Case(q.policy, q.text, s1, ans, unclear, q.loc, q.sent, q.lens))
     embedder = get_embedder()
     missing = sorted({t for _, t in silent} - set(split.qvecs))
     split.qvecs.update(zip(missing, (embedder.embed_query(t) for t in missing)))
@@ -108,7 +154,8 @@ def cases(stage1: Path):
         idx = split.indexes[pi]
         s1 = rank.score(rank.features(idx, text, split.qvecs[text], model).x, model)
         none = np.zeros(len(idx.units), dtype=bool)
-        quiet.append(Case(pi, text, s1, none, none, none, np.array([len(u.text) for u in idx.units])))
+        quiet.append(Case(pi, text, s1, none, unclear_units(notes[pi], qtypes[text]), none, none,
+                          np.array([len(u.text) for u in idx.units])))
     return split, texts, answerable, quiet
 
 
@@ -118,20 +165,30 @@ def candidates(split, case: Case, k: int) -> list[int]:
     return [int(i) for i in np.argsort(-case.s1, kind="stable") if units[i].kind != "heading"][:k]
 
 
-def examples(split, texts, answerable, silent, rng: random.Random) -> list[tuple[str, str, float]]:
+GROUP = 8  # passages per question in a training group
+
+
+def groups(split, texts, answerable, silent, rng: random.Random) -> list[tuple[str, list[str], list[float]]]:
+    """Training groups of GROUP passages for one question: an answerable question's group is one
+    of its answering units and GROUP-1 others (the first stage's top 20 that do not answer, and a
+    random unit of the policy); a silent question's group, the first stage's best GROUP that
+    are not unclear. Unclear units (see unclear_units) are in no group."""
     out = []
     for c in answerable:
         pos = [int(i) for i in np.flatnonzero(c.answers)]
-        if not pos:
-            continue
-        neg = [i for i in candidates(split, c, K_TRAIN) if not c.answers[i]]
-        pick = rng.sample(pos, min(3, len(pos))) + rng.sample(neg, min(7, len(neg)))
+        neg = [i for i in candidates(split, c, K_TRAIN) if not c.answers[i] and not c.unclear[i]]
         other = rng.randrange(len(texts[c.policy]))
-        if not c.answers[other]:
-            pick.append(other)
-        out += [(c.question, texts[c.policy][i], float(c.answers[i])) for i in pick]
+        if not c.answers[other] and not c.unclear[other] and other not in neg:
+            neg.append(other)
+        if not pos or len(neg) < GROUP - 1:
+            continue
+        for p in rng.sample(pos, min(2, len(pos))):  # a question with many answers: two groups
+            pick = [p] + rng.sample(neg, GROUP - 1)
+            out.append((c.question, [texts[c.policy][i] for i in pick], [1.0] + [0.0] * (GROUP - 1)))
     for c in silent:
-        out += [(c.question, texts[c.policy][i], 0.0) for i in candidates(split, c, 4)]
+        neg = [i for i in candidates(split, c, K_TRAIN) if not c.unclear[i]][:GROUP]
+        if len(neg) == GROUP:
+            out.append((c.question, [texts[c.policy][i] for i in neg], [0.0] * GROUP))
     rng.shuffle(out)
     return out
 
@@ -167,7 +224,7 @@ def cross_encoder(layers: int):
             with torch.no_grad():
                 self.head.weight.zero_()
                 self.head.weight[0, 2 * dim:3 * dim] = 10.0  # 10 * cos(u, v) ...
-                self.head.bias.fill_(-4.0)  # ... - 4: even odds at cosine 0.4
+                self.head.bias.fill_(-5.5)  # ... - 5.5: odds of 1 in 8 at cosine 0.35
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
@@ -203,38 +260,37 @@ def encode(tok, pairs):
             "token_type_ids": torch.tensor([e.type_ids for e in enc])}
 
 
-def batches(data, size: int, rng: random.Random):
-    """Batches of similar length (less padding), in random order."""
-    chunk = size * 50
-    out = []
-    for s in range(0, len(data), chunk):
-        part = sorted(data[s:s + chunk], key=lambda e: len(e[0]) + len(e[1]))
-        out += [part[i:i + size] for i in range(0, len(part), size)]
-    rng.shuffle(out)
-    return out
-
-
-def train(model, data, args, log) -> None:
+def train(model, data, args, log, check=None) -> None:
+    """Batches of args.batch // GROUP groups. Loss: binary cross-entropy on every pair (the
+    probability must be absolute: silent groups are all negatives) plus, for answerable groups,
+    the cross-entropy of a softmax over the group (the answer must outrank its neighbours:
+    this per-question contrast is what PolicyQA's noisy labels teach best). `check(step)` runs
+    every args.check_every steps."""
     import torch
 
     torch.manual_seed(args.seed)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # 30k x 384: little data
     #   to move them, a fifth of each step's time to update them
     tok = tokenizer()
-    rng = random.Random(args.seed)
-    steps = batches(data, args.batch, rng)
+    per = max(1, args.batch // GROUP)
+    steps = [data[i:i + per] for i in range(0, len(data), per)]
     total = len(steps)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     warm = max(1, int(0.05 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    bce = torch.nn.BCEWithLogitsLoss()
     model.train()
     t0, run = time.perf_counter(), []
     for step, batch in enumerate(steps, 1):
-        x = encode(tok, [(q, p) for q, p, _ in batch])
-        y = torch.tensor([l for _, _, l in batch])
-        loss = loss_fn(model(**x).view(-1), y)
+        x = encode(tok, [(q, p) for q, ps, _ in batch for p in ps])
+        y = torch.tensor([l for _, _, ls in batch for l in ls])
+        z = model(**x).view(len(batch), GROUP)
+        loss = bce(z.view(-1), y.view(-1))
+        answerable = y.view(len(batch), GROUP)[:, 0] > 0
+        if answerable.any():  # the answer is first in its group
+            loss = loss + args.listwise * torch.nn.functional.cross_entropy(
+                z[answerable], torch.zeros(int(answerable.sum()), dtype=torch.long))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -245,13 +301,20 @@ def train(model, data, args, log) -> None:
             el = time.perf_counter() - t0
             log(f"step {step}/{total} loss {np.mean(run[-100:]):.4f} "
                 f"{el / 60:.1f} min, eta {el / step * (total - step) / 60:.1f} min")
+        if check and (step % args.check_every == 0 or step == total):
+            model.eval()
+            check(step)
+            model.train()
     model.eval()
+
+
+_TOK: dict = {}
 
 
 def torch_logits(model, question: str, texts: list[str], tok=None) -> np.ndarray:
     import torch
 
-    tok = tok or tokenizer()
+    tok = tok or _TOK.setdefault("tok", tokenizer())
     with torch.no_grad():
         return model(**encode(tok, [(question, t) for t in texts])).view(-1).numpy()
 
@@ -370,7 +433,9 @@ def export(model, out: Path, layers: int, extra: dict) -> Path:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (6 = all)")
-    ap.add_argument("--examples", type=int, default=0, help="train on this many pairs (0 = all)")
+    ap.add_argument("--groups", type=int, default=0, help="train on this many question groups (0 = all)")
+    ap.add_argument("--listwise", type=float, default=1.0, help="weight of the per-group softmax loss")
+    ap.add_argument("--check-every", type=int, default=500, help="steps between probes on validation cases")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -398,7 +463,9 @@ def main(argv=None) -> int:
 
     log(f"args {vars(args)}")
     split, texts, answerable, silent = cases(args.stage1)
-    is_val = lambda c: c.policy % VALIDATION == 0  # noqa: E731
+    from opp115 import is_validation
+
+    is_val = lambda c: is_validation(c.policy)  # noqa: E731
     tr_a, va_a = [c for c in answerable if not is_val(c)], [c for c in answerable if is_val(c)]
     tr_s, va_s = [c for c in silent if not is_val(c)], [c for c in silent if is_val(c)]
     log(f"cases: train {len(tr_a)} answerable + {len(tr_s)} silent; validation {len(va_a)} + {len(va_s)} "
@@ -406,10 +473,16 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     data = []
     for _ in range(math.ceil(args.epochs)):
-        data += examples(split, texts, tr_a, tr_s, rng)
-    n = args.examples or int(len(data) / math.ceil(args.epochs) * args.epochs)
+        data += groups(split, texts, tr_a, tr_s, rng)
+    n = args.groups or int(len(data) / math.ceil(args.epochs) * args.epochs)
     data = data[:n]
-    log(f"training pairs: {len(data)} ({sum(e[2] for e in data):.0f} positive)")
+    log(f"training groups: {len(data)} of {GROUP} ({sum(g[2][0] for g in data):.0f} answerable)")
+    sub = random.Random(1)
+    probe_a, probe_s = sub.sample(va_a, min(200, len(va_a))), sub.sample(va_s, min(200, len(va_s)))
+
+    def check(step: int) -> None:
+        validate(split, texts, probe_a, probe_s, lambda q, ts: torch_logits(model, q, ts), args.k,
+                 lambda m: log(f"probe at step {step}: {m}"))
 
     model = cross_encoder(args.layers)
     if args.from_torch:
@@ -417,7 +490,7 @@ def main(argv=None) -> int:
         model.eval()
         data = []
     else:
-        train(model, data, args, log)
+        train(model, data, args, log, check)
     if args.save_torch:
         torch.save(model.state_dict(), args.save_torch)
     tok = tokenizer()

@@ -29,14 +29,17 @@ POOL = 30  # units per policy that reach evidence selection
 class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
-                 max_question_chars: int = 2000, reranker: rerank.Reranker | bool | None = True):
+                 max_question_chars: int = 2000, reranker: rerank.Reranker | bool | None = True,
+                 ranker: dict | None = None):
         """`reranker`: True loads the shipped one (qa/models/reranker, or $POLICYQA_RERANKER),
-        False/None answers from the first stage alone (the fastest path), or a Reranker."""
+        False/None answers from the first stage alone (the fastest path), or a Reranker.
+        `ranker`: the first stage's model (qa.rank.load_model's format), default the shipped one."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
         self.writer = writer
-        ranker = rank.load_model() or {}
+        self.ranker = ranker if ranker is not None else rank.load_model()
+        ranker = self.ranker or {}
         self.reranker = rerank.load_reranker() if reranker is True else (reranker or None)
         default_bar = self.reranker.bar if self.reranker else ranker.get("bar", DEFAULT_BAR)
         self.bar = bar if bar is not None else default_bar
@@ -99,8 +102,8 @@ class Assistant:
         if not pidx.units:
             return [], []
         missing = rank.absent(pidx, question)
-        f = rank.features(pidx, question, qvec)
-        first = rank.score(f.x)
+        f = rank.features(pidx, question, qvec, self.ranker or {})
+        first = rank.score(f.x, self.ranker)
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
         if self.reranker is None:

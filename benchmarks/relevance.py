@@ -1,0 +1,74 @@
+"""The question sets, each through the CLI contract (../shared/bench/score_seeds.py), for policyqa
+as it was before the reranker ("today"), its first stage alone, and with the reranker, in one run.
+
+  today         the ranker of 58e7bdb (trained on the PolicyQA dev split, which holds the five
+                policies of the natural set: its figures there are on policies it was trained
+                on) and no reranker
+  first stage   the ranker trained on OPP-115 (qa/models/ranker.json), POLICYQA_RERANK=0: the
+                fastest path
+  policyqa      the first stage, then the reranker (qa/models/reranker)
+
+Sets: the seed dev set (../shared/eval/dev.jsonl on ../shared/seeds), benchmarks/seed_questions.jsonl
+and seed_questions2.jsonl (on corpus/), and the natural-question set
+(benchmarks/natural_questions.jsonl on five PolicyQA dev policies, written before training).
+
+    python benchmarks/relevance.py [--configs today,first,policyqa] [--sets dev,seed1,seed2,natural]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _data import TODAY, today_ranker  # noqa: E402
+
+SHARED = Path(os.environ.get("POLICYQA_SHARED", ROOT.parent / "shared"))
+SCORE = SHARED / "bench" / "score_seeds.py"
+
+SETS = {
+    "dev": (SHARED / "eval" / "dev.jsonl", SHARED / "seeds"),
+    "seed1": (ROOT / "benchmarks" / "seed_questions.jsonl", ROOT / "corpus"),
+    "seed2": (ROOT / "benchmarks" / "seed_questions2.jsonl", ROOT / "corpus"),
+    "natural": (ROOT / "benchmarks" / "natural_questions.jsonl", ROOT / "benchmarks" / "natural" / "corpus"),
+}
+
+
+def configs(tmp: Path) -> dict[str, dict]:
+    old = tmp / "ranker-today.json"
+    old.write_text(json.dumps(today_ranker()))
+    return {"today": {"POLICYQA_RANKER": str(old), "POLICYQA_RERANK": "0"},
+            "first": {"POLICYQA_RERANK": "0"},
+            "policyqa": {"POLICYQA_RERANK": "1"}}
+
+
+def score(question_set: Path, corpus: Path, env: dict) -> str:
+    cli = Path(sys.executable).with_name("policyqa")
+    r = subprocess.run([sys.executable, str(SCORE), "--set", str(question_set), "--corpus", str(corpus),
+                        "--cmd", str(cli)], capture_output=True, text=True, env={**os.environ, **env})
+    last = (r.stdout.strip().splitlines() or [r.stderr.strip()[-300:]])[-1]
+    return re.sub(r"^(OK|SHORT:[^|]*)\s*\|\s*", "", last)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", default="today,first,policyqa")
+    ap.add_argument("--sets", default=",".join(SETS))
+    args = ap.parse_args()
+    names = {"today": f"today ({TODAY}, no reranker)", "first": "first stage only", "policyqa": "policyqa (reranker)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        envs = configs(Path(tmp))
+        print("| set | system | figures |\n|---|---|---|")
+        for s in args.sets.split(","):
+            for c in args.configs.split(","):
+                print(f"| {s} | {names[c]} | {score(*SETS[s], envs[c])} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
