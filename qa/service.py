@@ -19,7 +19,7 @@ from qa import compose, rank, rerank
 from qa.errors import QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
-from qa.types import Answer, Hit
+from qa.types import Answer, Hit, Verdict
 
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
 log = logging.getLogger(__name__)
@@ -136,13 +136,13 @@ class Assistant:
         t0 = time.perf_counter()
         q = self.check_question(question)
         pids = self.scope(policy)
-        text, lang, per_policy, absent = self._retrieve(q, pids)
+        text, lang, verdicts = self._decide(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
-            ans = compose.compose_across(q, per_policy, records, self.bar, lang, absent)
+            ans = compose.compose_across(q, verdicts, records, lang)
         else:
-            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang, absent[policy])
+            ans = compose.compose_one(q, verdicts[policy], records[policy], lang)
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
@@ -153,11 +153,19 @@ class Assistant:
         pids = policies or self.scope(None)
         for p in pids:
             self.scope(p)  # an unknown policy is an error before any work
-        text, lang, per_policy, absent = self._retrieve(q, pids)
+        text, lang, verdicts = self._decide(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
-        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang, absent[p]),
-                             question, q, p, text, lang, t0, t1) for p in pids]
+        return [self._finish(compose.compose_one(q, verdicts[p], records[p], lang), question, q, p, text, lang, t0, t1)
+                for p in pids]
+
+    def _decide(self, q: str, pids: list[str]) -> tuple[str, str, dict[str, Verdict]]:
+        """Each policy's verdict on a checked question: (the text retrieval used, its language,
+        the verdicts)."""
+        text, lang, per_policy, absent = self._retrieve(q, pids)
+        indexes = self.indexes()
+        return text, lang, {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p])
+                            for p in pids}
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,
                 t0: float, t1: float, id: str | None = None) -> Answer:
@@ -174,10 +182,7 @@ class Assistant:
 
 
 def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:
-    u = pidx.units[i]
-    return Hit(unit_id=pidx.ids[i], policy=pidx.policy, text=u.text, section=u.section_path,
-               order=u.order, start=u.start, end=u.end, score=score, dense=dense, lexical=bm25,
-               page=u.page)
+    return Hit.of(pidx.units[i], pidx.ids[i], score, dense, bm25)
 
 
 @lru_cache(maxsize=4)

@@ -125,3 +125,34 @@ def test_off_topic_question_is_not_answered_by_any_policy(assistant, question):
     assert ans.answerable is False and ans.policies == ()
     assert ans.answer.startswith("None of the policies addresses this.")
     assert all(c.related for c in ans.citations)
+
+
+def test_a_list_question_shows_the_whole_list_each_quote_once(assistant, seed_store):
+    """The relied-on clause is one item of the list of processors: the answer shows all of them,
+    each a verbatim quote with its own number, in the policy's order; the ranked clauses stay first
+    among the citations (the scoreboards read their order)."""
+    ans = assistant.answer("Who do you share my data with?", "cloudflare-image-gen")
+    relied = [c for c in ans.citations if not c.related]
+    names = ["kie.ai", "Creem", "Resend", "PostHog", "Sentry"]
+    for name in names:
+        assert [c for c in relied if c.quote.startswith(name + ":")], (name, ans.answer)
+    shown = [n for b in ans.blocks for n in b.numbers]
+    assert len(shown) == len(set(shown)), "a quote appears once"
+    by_n = {c.n: c for c in ans.citations}
+    assert [by_n[n].quote.split(":")[0] for n in shown if by_n[n].quote.split(":")[0] in names] == names
+    assert [c.listed for c in relied] == sorted(c.listed for c in relied), "select's clauses first"
+    text = seed_store.text("cloudflare-image-gen")
+    assert all(text[c.start:c.end] == c.quote for c in ans.citations)
+
+
+def test_a_lead_in_brings_its_items_and_a_single_item_stays_alone(assistant):
+    lead = assistant.answer("Who do you share my data with?", "antiai-pics")
+    group = next(q for b in lead.blocks for q in b.quotes if q.items)
+    by_n = {c.n: c for c in lead.citations}
+    assert by_n[group.n].quote.endswith("except in the following cases:")
+    assert [by_n[i].quote for i in group.items] == [
+        "With user consent", "As required by law", "When necessary to protect life, body, or property",
+        "To business partners necessary for service provision (under appropriate management)"]
+    one = assistant.answer("What does Alibaba DashScope do with my prompts?", "product-image-gen")
+    assert not any(q.items for b in one.blocks for q in b.quotes)  # it names one processor: no list
+    assert not any(c.listed for c in one.citations)

@@ -99,7 +99,8 @@ def test_chat_answer_shows_citations_and_opens_the_highlight(page, site):
     assert meta["name"] in head and (meta["last_updated"] or "no date given") in head
     quote = card.locator(".pq-quote").inner_text()
     assert quote.strip()
-    assert answer.locator(".pq-marker").count() >= 1 or "pq-unaddressed" in answer.get_attribute("class")
+    quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
+    assert len(quotes) == len(set(quotes)), "each quote is shown once"
 
     with page.context.expect_page() as popup:
         card.locator("a").click()
@@ -142,6 +143,23 @@ def test_chat_example_question(page, site):
     answer = page.locator("#pq-chatbot .pq-answer").last
     answer.locator(".pq-cite").first.wait_for()
     assert "train" in page.locator("#pq-chatbot").inner_text()
+
+
+def test_chat_copy_button_copies_plain_text(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "Cloudflare-hosted AI image generator")
+    answer = ask_in_chat(page, "How long do you keep my images?")
+    api = httpx.post(f"{base}/api/ask", json={"question": "How long do you keep my images?",
+                                              "policy": "cloudflare-image-gen"}).json()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    answer.locator("button.pq-copy").click()
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(api["answer"]), copied  # the answer as the API and the CLI give it
+    assert "\nSources:\n[1] Cloudflare-hosted AI image generator, section " in copied
+    assert "<" not in copied and "pq-" not in copied  # no HTML
+    assert answer.locator(".pq-copy-text").is_hidden()
 
 
 # ------------------------------------------------------------------ support staff: the desk
@@ -191,7 +209,8 @@ def test_desk_search_with_filters_and_reply(page, site):
     page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.includes('Sources')"
                            " || document.querySelector('#pq-reply-text textarea').value.includes('Related')")
     reply = page.input_value("#pq-reply-text textarea")
-    assert re.search(r"\[1\] .+:\n    “.+”", reply), reply
+    assert re.search(r"\nSources:\n\[1\] .+, last updated 20\d\d-\d\d-\d\d\n", reply), reply
+    assert "class=" not in reply and "do not answer" not in reply, reply  # plain text, no related clauses
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page.click("#pq-reply-copy")
     page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
@@ -234,7 +253,8 @@ def test_widget_in_an_iframe_on_another_origin(page, site):
     api = httpx.post(f"{base}/api/ask", json={"question": "Is my data sent to China?",
                                               "policy": "product-image-gen"}).json()
     assert ("answerable" if api["answerable"] else "unaddressed") in bot.get_attribute("class").split()
-    assert bot.locator(".cite").count() == len(api["citations"])
+    shown = {n for b in api["blocks"] for q in b["quotes"] for n in [q["n"], *q["items"]]}
+    assert bot.locator(".cite").count() == len(shown)  # every quote the blocks show, once
     assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
     text = httpx.get(f"{base}/api/policies/product-image-gen").json()["text"]
     for quote in bot.locator(".cite .quote").all():
