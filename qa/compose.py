@@ -11,7 +11,7 @@ closest clauses as related. The default answerer writes no claims of its own bey
 from __future__ import annotations
 
 from ingest.store import PolicyRecord
-from qa import lists
+from qa import lists, polarity
 from qa.index import PolicyIndex
 from qa.types import Answer, Block, Citation, Hit, Kind, ListGroup, Quote, Reply, Status, Verdict
 
@@ -126,20 +126,41 @@ def quoted(words: list[str]) -> str:
 
 # --------------------------------------------------------------------------- the decision
 def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = "en",
-           absent: list[str] = (), index: PolicyIndex | None = None) -> Verdict:
+           absent: list[str] = (), index: PolicyIndex | None = None, query: str | None = None) -> Verdict:
     """The verdict of one policy on one question. `absent`: what the question names that the
-    policy never mentions (qa.rank.absent); `index`: the policy's units, for its lists."""
+    policy never mentions (qa.rank.absent); `index`: the policy's units, for its lists; `query`:
+    the English a question in another language was searched with."""
     cited, related = select(hits, bar)
+    reply = rests_on = None
     if cited:
         status, why = Status.ANSWERED, f"{len(cited)} clause(s) clear the bar {bar:g}"
+        found = polarity.reply(question, query or question, lang, cited, item_context(cited, index))
+        if found:
+            (reply, rests_on), why = found, why + f"; one says {found[0].value} plainly"
     elif lang == "other":
         status, why = Status.LANGUAGE_NOT_SUPPORTED, "nothing found, and the question's language has no glossary"
     else:
         status = Status.NOT_ADDRESSED
         why = f"it does not mention {', '.join(absent)}" if absent else f"no clause clears the bar {bar:g}"
+        if absent and polarity.is_yes_no(question, lang):  # silence the policy's own words show
+            reply = Reply.NOT_SAID
     return Verdict(policy=policy, status=status, relied_on=tuple(cited), related=tuple(related), why=why,
                    absent=tuple(absent) if status is Status.NOT_ADDRESSED else (),
-                   lists=complete_lists(question, lang, cited, hits, index) if cited and index else ())
+                   lists=complete_lists(question, lang, cited, hits, index) if cited and index else (),
+                   reply=reply, rests_on=rests_on)
+
+
+def item_context(hits: list[Hit], index: PolicyIndex | None) -> dict[str, str]:
+    """What says what a list item is: its heading and its list's lead-in ("Data We Collect",
+    "We may collect the following:"), by unit id, for the relied-on hits that are list items."""
+    out = {}
+    for h in hits if index is not None else ():
+        i = _position(index.units, h.order)
+        if i is None or index.units[i].kind != "item":
+            continue
+        lead = lists.list_of(index.units, i)[0]
+        out[h.unit_id] = " ".join([*index.units[i].section[-1:], index.units[lead].text if lead is not None else ""])
+    return out
 
 
 def complete_lists(question: str, lang: str, cited: list[Hit], hits: list[Hit],

@@ -164,7 +164,7 @@ class Assistant:
         the verdicts)."""
         text, lang, per_policy, absent = self._retrieve(q, pids)
         indexes = self.indexes()
-        return text, lang, {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p])
+        return text, lang, {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p], text)
                             for p in pids}
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,

@@ -1,12 +1,17 @@
 """Answers on the bundled policies: grounded quotes, abstention, scoping, across policies."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from qa.errors import QuestionError, UnknownPolicy
 from qa.service import Assistant
+from qa.types import Reply
 
-from conftest import CountingEmbedder
+from conftest import ROOT, CountingEmbedder
+
+ABSTENTION = ROOT / "benchmarks" / "abstention.jsonl"
 
 
 def test_answer_quotes_verbatim_text_of_the_policy(assistant, seed_store):
@@ -156,3 +161,40 @@ def test_a_lead_in_brings_its_items_and_a_single_item_stays_alone(assistant):
     one = assistant.answer("What does Alibaba DashScope do with my prompts?", "product-image-gen")
     assert not any(q.items for b in one.blocks for q in b.quotes)  # it names one processor: no list
     assert not any(c.listed for c in one.citations)
+
+
+def test_a_yes_no_question_gets_a_verdict_line_resting_on_a_relied_on_quote(assistant):
+    ans = assistant.answer("Is my data sent to China?", "product-image-gen")
+    [verdict] = ans.verdicts
+    assert verdict.reply is Reply.YES and ans.blocks[0] is verdict
+    assert ans.answer.startswith("Yes, according to the AI product image generator privacy policy [")
+    [n] = verdict.numbers
+    rests_on = next(c for c in ans.citations if c.n == n)
+    assert not rests_on.related and not rests_on.listed and "China" in rests_on.quote
+    no = assistant.answer("Will my photos be used to train AI?", "antiai-pics")
+    assert [b.reply for b in no.verdicts] == [Reply.NO]
+    assert no.answer.splitlines()[0] == "No, according to the AntiAI Pics privacy policy [1]."
+
+
+def test_not_addressed_is_never_a_no(assistant):
+    """A policy that does not address a yes/no question gets "The policy does not say" when it
+    never mentions what is asked about, else no verdict; never "No"."""
+    silent = assistant.answer("Is my data sent to China?", "figure-gen")
+    assert [b.reply for b in silent.verdicts] == [Reply.NOT_SAID]
+    assert silent.answer.splitlines()[0] == ("The policy does not say: the AI character figure generator privacy "
+                                             "policy does not address this. It does not mention “China”.")
+    questions = [json.loads(line)["question"] for line in ABSTENTION.read_text().splitlines() if line.strip()]
+    for pid in assistant.policies():
+        for q in dict.fromkeys(questions):
+            ans = assistant.answer(q, pid)
+            if not ans.answerable:
+                assert [b.reply for b in ans.verdicts] in ([], [Reply.NOT_SAID]), (pid, q, ans.answer)
+                assert all(not b.numbers for b in ans.verdicts)  # it rests on no quote
+
+
+def test_verdicts_across_policies_and_none_for_other_questions(assistant):
+    ans = assistant.answer("Do you sell my data?")
+    assert {b.policy: b.reply for b in ans.verdicts} == {"image-video-gen": Reply.NO}
+    assert ans.answer.startswith("No, according to the AI image & video generator privacy policy [")
+    for q in ("Who do you share my data with?", "How long do you keep my images?", "What data do you collect?"):
+        assert not assistant.answer(q).verdicts and not assistant.answer(q, "product-image-gen").verdicts

@@ -145,6 +145,30 @@ def test_chat_example_question(page, site):
     assert "train" in page.locator("#pq-chatbot").inner_text()
 
 
+def test_chat_verdict_line_for_a_yes_no_question(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "AI product image generator")
+    answer = ask_in_chat(page, "Is my data sent to China?")
+    verdict = answer.locator(".pq-verdict")
+    assert verdict.inner_text().startswith("Yes, according to the AI product image generator privacy policy")
+    marker = verdict.locator("a.pq-marker")  # the quote it rests on, by number, linked into the policy
+    card = answer.locator(".pq-cite").filter(has=page.locator(".pq-cite-head .pq-n", has_text=marker.inner_text()))
+    assert "China" in card.locator(".pq-quote").first.inner_text()
+    assert marker.get_attribute("href") == card.locator("a.pq-cite-link").first.get_attribute("href")
+
+
+def test_chat_list_question_shows_every_named_processor_once(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "Cloudflare-hosted AI image generator")
+    answer = ask_in_chat(page, "Who do you share my data with?")
+    quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
+    for name in ("kie.ai", "Creem", "Resend", "PostHog", "Sentry"):
+        assert sum(q.startswith(name + ":") for q in quotes) == 1, (name, quotes)
+    assert len(quotes) == len(set(quotes))
+
+
 def test_chat_copy_button_copies_plain_text(page, site):
     base, _ = site
     page.goto(base + "/")
@@ -181,6 +205,12 @@ def test_desk_compare_table(page, site):
     cf = table.locator("tr[data-policy='cloudflare-image-gen']")
     assert "Cloudflare" in cf.inner_text()
 
+    page.fill("#pq-compare-q textarea", "Do you sell my data?")
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out", has_text="Do you sell my data?").wait_for()
+    row = page.locator("#pq-compare-out tr[data-policy='image-video-gen']")
+    assert row.locator(".pq-verdict").inner_text().startswith("No, according to the AI image & video generator")
+
     page.fill("#pq-compare-q textarea", "Do you collect biometric data?")
     page.click("#pq-compare-btn")
     page.locator("#pq-compare-out", has_text="biometric data?").wait_for()
@@ -203,6 +233,13 @@ def test_desk_search_with_filters_and_reply(page, site):
     assert hits.first.locator("mark").inner_text().strip()
 
     page.get_by_role("tab", name="Reply to a ticket").click()
+    page.fill("#pq-reply-q textarea", "Is my data sent to China?")
+    page.click("#pq-reply-btn")
+    page.locator("#pq-reply-answer .pq-verdict").wait_for()
+    page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.startsWith('Yes, according to')")
+    assert page.locator("#pq-reply-answer .pq-verdict").inner_text().startswith(
+        "Yes, according to the AI product image generator privacy policy")
+
     page.fill("#pq-reply-q textarea", "How long do you keep my images?")
     page.click("#pq-reply-btn")
     page.locator("#pq-reply-answer .pq-answer").wait_for()
@@ -260,6 +297,34 @@ def test_widget_in_an_iframe_on_another_origin(page, site):
     for quote in bot.locator(".cite .quote").all():
         assert quote.inner_text() in text
     assert page.outside == []
+
+
+def test_widget_renders_from_the_structured_fields(page, site):
+    """The widget draws the verdict line and the quotes from `blocks` and `citations`: with the
+    JSON's `answer` text taken out on the way, the same answer appears."""
+    base, third = site
+    seen = []
+
+    def without_text(route):
+        data = route.fetch().json()
+        seen.append(data)
+        route.fulfill(json={k: v for k, v in data.items() if k != "answer"})
+
+    page.route("**/api/widget/*/ask", without_text)
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")
+    bot = widget_answer(page.frame_locator("#help"), "Is my data sent to China?")
+    [data] = seen
+    [verdict] = [b for b in data["blocks"] if b["kind"] == "verdict"]
+    assert verdict["reply"] == "yes"
+    n = verdict["quotes"][0]["n"]  # its marker before the final stop, as a link
+    assert bot.locator(".verdict").inner_text() == f"{verdict['text'][:-1]} {n}."
+    assert bot.locator(".verdict a.marker").get_attribute("href").startswith("/policy/product-image-gen?start=")
+    assert bot.locator(".verdict").inner_text().startswith("Yes, according to the AI product image generator")
+    by_n = {c["n"]: c for c in data["citations"]}
+    cards = [n for b in data["blocks"] if b["kind"] in ("quotes", "related") for q in b["quotes"]
+             for n in [q["n"], *q["items"]]]
+    assert [q.inner_text() for q in bot.locator(".cite .quote").all()] == [by_n[n]["quote"] for n in cards]
+    assert verdict["quotes"][0]["n"] in cards  # the verdict rests on a quote the answer shows
 
 
 def test_widget_by_script_tag(page, site):
