@@ -10,7 +10,6 @@ unchanged. This is the only module that imports chat-model code."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -135,27 +134,38 @@ def quotes_ok(sentence: str, quotes: list[str]) -> bool:
     return all(any(norm(q) in norm(src) for src in quotes) for q in QUOTED.findall(sentence))
 
 
+def _langchain(provider: str):
+    """A chat model through LangChain's init_chat_model; the ImportError names policyqa's extra."""
+    def make(name: str, settings) -> BaseChatModel:
+        kwargs: dict = {"base_url": settings.llm_base_url} if settings.llm_base_url else {}
+        if provider == "ollama":
+            kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
+        else:
+            kwargs["timeout"] = settings.llm_timeout
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+            if key or settings.llm_base_url:
+                kwargs["api_key"] = key or "none"  # local OpenAI-compatible servers usually take no key
+        from langchain.chat_models import init_chat_model
+
+        try:
+            return init_chat_model(name, model_provider=provider, **kwargs)
+        except ImportError as e:
+            raise ImportError(f"POLICYQA_LLM={provider}:{name} needs the {provider} integration: "
+                              f"pip install 'policyqa[{EXTRAS[provider]}]'") from e
+    return make
+
+
+# provider prefix of the `llm` setting -> a function (model name, settings) -> chat model
+PROVIDERS = {provider: _langchain(provider) for provider in EXTRAS}
+
+
 def writer_from_settings(settings) -> LLMWriter | None:
     """The writer the settings ask for (`llm` = 'provider:model'), or None when `llm` is empty."""
     spec = (settings.llm or "").strip()
     if not spec:
         return None
     provider, _, name = spec.partition(":")
-    if provider not in EXTRAS or not name:
+    if provider not in PROVIDERS or not name:
         raise ValueError(f"Unknown LLM {spec!r} (POLICYQA_LLM). Use 'provider:model' with a provider "
-                         f"from: {', '.join(EXTRAS)}; for example 'ollama:llama3.1' or 'openai:gpt-4o-mini'.")
-    kwargs: dict = {"base_url": settings.llm_base_url} if settings.llm_base_url else {}
-    if provider == "ollama":
-        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
-    else:
-        kwargs["timeout"] = settings.llm_timeout
-        if settings.llm_base_url and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = "none"  # local OpenAI-compatible servers usually take no key
-    from langchain.chat_models import init_chat_model
-
-    try:
-        model = init_chat_model(name, model_provider=provider, **kwargs)
-    except ImportError as e:
-        raise ImportError(f"POLICYQA_LLM={spec!r} needs the {provider} integration: "
-                          f"pip install 'policyqa[{EXTRAS[provider]}]'") from e
-    return LLMWriter(model, timeout=settings.llm_timeout, name=spec)
+                         f"from: {', '.join(PROVIDERS)}; for example 'ollama:llama3.1' or 'openai:gpt-4o-mini'.")
+    return LLMWriter(PROVIDERS[provider](name, settings), timeout=settings.llm_timeout, name=spec)

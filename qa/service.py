@@ -52,6 +52,26 @@ class Assistant:
         self._indexes: dict[str, PolicyIndex] = {}
         self._rows_id = None
 
+    @classmethod
+    def from_settings(cls, settings, store: Store | None = None, *, embedder: Embedder | None = None,
+                      writer=None) -> "Assistant":
+        """The assistant the settings (policyqa.settings.Settings) describe; the one way the CLI,
+        the REST API, the chat, the desk and the widget build it: the store (`settings.store`
+        unless one is given), the embedding model, the LLM writer `settings.llm` names (unless
+        one is given), the reranker, the question length limit."""
+        if store is None:
+            from ingest.pipeline import open_store
+
+            store = open_store(settings.store, settings.model, settings.backend)
+        if writer is None and settings.llm:
+            from qa.llm import writer_from_settings
+
+            writer = writer_from_settings(settings)
+        reranker = rerank.load_reranker(str(settings.reranker)) if settings.rerank and settings.reranker \
+            else settings.rerank
+        return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
+                   max_question_chars=settings.max_question_chars, reranker=reranker)
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
@@ -187,15 +207,10 @@ def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> 
 
 @lru_cache(maxsize=4)
 def assistant_for(store_path: str, model: str, backend: str) -> Assistant:
-    """One Assistant per store per process."""
-    from ingest.pipeline import open_store
+    """One Assistant per store per process (the CLI's), built from the settings."""
+    from pathlib import Path
+
     from policyqa.settings import get_settings
 
-    s = get_settings()
-    writer = None
-    if s.llm:
-        from qa.llm import writer_from_settings
-
-        writer = writer_from_settings(s)
-    return Assistant(open_store(store_path, model, backend), model=model, backend=backend,
-                     writer=writer, max_question_chars=s.max_question_chars, reranker=s.rerank)
+    settings = get_settings().model_copy(update={"store": Path(store_path), "model": model, "backend": backend})
+    return Assistant.from_settings(settings)

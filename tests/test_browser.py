@@ -393,3 +393,40 @@ def test_hostile_policy_text_is_shown_as_text(page, site):
     assert answer.locator("script, img, svg, b").count() == 0
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+# ------------------------------------------------------------------ the optional LLM writer, everywhere
+WRITTEN = "Yes: your image prompts may be processed in China [1]."
+
+
+@pytest.fixture(scope="module")
+def llm_site(tmp_path_factory):
+    """A server whose settings name an LLM: a LangChain fake chat model, registered as a provider."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from qa import llm
+    from web import create_app
+
+    model = FakeListChatModel(responses=[WRITTEN])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(llm.PROVIDERS, "fake", lambda name, settings: model)
+        store = build_store(tmp_path_factory.mktemp("llm"), with_hostile=False)
+        with running(create_app(settings_for(store, llm="fake:grounded"))) as base:
+            yield base
+
+
+def test_a_configured_llm_writes_the_answer_of_the_api_the_widget_and_the_chat(page, llm_site):
+    body = {"question": "Is my data sent to China?"}
+    for url, json in ((f"{llm_site}/api/ask", {**body, "policy": "product-image-gen"}),
+                      (f"{llm_site}/api/widget/product-image-gen/ask", body)):
+        ans = httpx.post(url, json=json, timeout=60).json()
+        assert ans["writer"] == "llm:fake:grounded", ans
+        assert ans["answer"].split("\n")[0] == WRITTEN
+        assert ans["blocks"][0] == {"kind": "written", "text": WRITTEN.replace(" [1]", ""), "policy": None,
+                                    "quotes": [{"n": 1, "items": [], "more": 0}]}
+        assert "China" in next(c["quote"] for c in ans["citations"] if c["n"] == 1)
+    page.goto(llm_site + "/")
+    pick(page, "pq-chat-policy", "AI product image generator")
+    answer = ask_in_chat(page, "Is my data sent to China?")
+    assert answer.locator(".pq-written-text").inner_text() == WRITTEN.replace("[1]", "1")
+    assert answer.locator(".pq-written-text a.pq-marker").get_attribute("href").startswith("/policy/product-image-gen?")
