@@ -265,7 +265,7 @@ def compose_one(question: str, v: Verdict, rec: PolicyRecord, lang: str = "en") 
             if v.absent:
                 text += ("" if lang in ("zh", "ja") else " ") + phrase(lang, "absent", terms=quoted(list(v.absent)))
             blocks.append(Block(Kind.NOTE, text, policy=v.policy))
-    rel = [citation(number(h), h, rec, related=True) for h in v.related]
+    rel = [citation(number(h), h, rec, related=True) for h in v.related if h.unit_id not in number.n]
     if rel and not v.relied_on:
         blocks.append(Block(Kind.RELATED, phrase(lang, "related"), tuple(Quote(c.n) for c in rel), policy=v.policy))
     return Answer(question=question, status=v.status, blocks=tuple(blocks), citations=tuple(cites + rel),

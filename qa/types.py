@@ -183,6 +183,19 @@ class Answer:
     def verdicts(self) -> list[Block]:
         return [b for b in self.blocks if b.kind is Kind.VERDICT]
 
+    def with_sources(self) -> str:
+        """Plain text to paste into an email or a ticket, and the CLI's text: the answer (its
+        verdict, the quotes; related clauses only when nothing answers the question), then a
+        numbered list of its sources: policy, section, last updated."""
+        cites = {c.n: c for c in self.citations}
+        out = [self.answer.strip(), "", "Sources:"]
+        for n in sorted({n for b in self.blocks for n in b.numbers}):
+            c = cites[n]
+            bits = [c.policy_name or c.policy, *([f"section “{c.section}”"] if c.section else []),
+                    f"last updated {c.last_updated}" if c.last_updated else "no date given"]
+            out.append(f"[{n}] {', '.join(bits)}")
+        return "\n".join(out) + "\n"
+
     def to_dict(self) -> dict:
         return {"id": self.id, "question": self.question, "policy": self.policy,
                 "answer": self.answer, "answerable": self.answerable, "status": self.status.value,

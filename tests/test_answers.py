@@ -198,3 +198,12 @@ def test_verdicts_across_policies_and_none_for_other_questions(assistant):
     assert ans.answer.startswith("No, according to the AI image & video generator privacy policy [")
     for q in ("Who do you share my data with?", "How long do you keep my images?", "What data do you collect?"):
         assert not assistant.answer(q).verdicts and not assistant.answer(q, "product-image-gen").verdicts
+
+
+@pytest.mark.parametrize("policy", [None, "cloudflare-image-gen", "antiai-pics", "product-image-gen"])
+def test_every_citation_once_with_its_own_number(assistant, policy):
+    for q in ("Who do you share my data with?", "What data do you collect?", "Is my data sent to China?",
+              "Where are my images stored?", "谁会收到我的数据？"):
+        ans = assistant.answer(q, policy)
+        assert len({c.n for c in ans.citations}) == len({c.unit_id for c in ans.citations}) == len(ans.citations), q
+        assert {n for b in ans.blocks for n in b.numbers} <= {c.n for c in ans.citations}

@@ -84,7 +84,7 @@ def block_html(b: Block, cites: dict[int, Citation]) -> str:
 
 def answer_html(ans: Answer, *, upto: int | None = None, copy: bool = True) -> str:
     """An answer, block by block, each quote once, as a card. `upto` shows only the first blocks
-    (for streaming); `copy` adds a Copy button with the plain text it copies (`reply_text`; the
+    (for streaming); `copy` adds a Copy button with the plain text it copies (`Answer.with_sources`; the
     button is wired by web/static/app.js)."""
     cites = {c.n: c for c in ans.citations}
     kind = "pq-answerable" if ans.answerable else "pq-unaddressed"
@@ -105,8 +105,10 @@ def answer_html(ans: Answer, *, upto: int | None = None, copy: bool = True) -> s
     tail = ""
     if copy and upto is None:
         tail = ('<div class="pq-actions"><button class="pq-copy" type="button" title="Copy the answer as plain '
-                f'text">Copy answer</button></div><pre class="pq-copy-text">{lines(reply_text(ans))}</pre>')
-    return f'<div class="pq-answer {kind}">{label}{"".join(body)}{tail}</div>'
+                f'text">Copy answer</button></div><pre class="pq-copy-text">{lines(ans.with_sources())}</pre>')
+    # one line, always: a line break (say, in a quote from a PDF) followed by a blank line would end
+    # the chat's HTML block and let its Markdown renderer read the rest as Markdown
+    return f'<div class="pq-answer {kind}">{label}{"".join(body)}{tail}</div>'.replace("\n", " ")
 
 
 def error_html(message: str) -> str:
@@ -115,22 +117,6 @@ def error_html(message: str) -> str:
 
 def thinking_html(scope: str) -> str:
     return f'<div class="pq-answer pq-thinking"><p>Reading {e(scope)}…</p></div>'
-
-
-def reply_text(ans: Answer) -> str:
-    """Plain text to paste into an email or a ticket: the answer as the CLI prints it (the
-    verdict, the quotes; related clauses only when nothing answers the question), then a
-    numbered list of its sources: policy, section, last updated."""
-    cites = {c.n: c for c in ans.citations}
-    out = [ans.answer.strip(), "", "Sources:"]
-    for n in sorted({n for b in ans.blocks for n in b.numbers}):
-        c = cites[n]
-        bits = [c.policy_name or c.policy]
-        if c.section:
-            bits.append(f"section “{c.section}”")
-        bits.append(f"last updated {c.last_updated}" if c.last_updated else "no date given")
-        out.append(f"[{n}] {', '.join(bits)}")
-    return "\n".join(out) + "\n"
 
 
 def context_html(text: str, start: int, end: int, width: int = 220) -> str:

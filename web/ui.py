@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
-from web.render import (answer_html, block_html, context_html, e, error_html, policy_href, reply_text,
+from web.render import (answer_html, block_html, context_html, e, error_html, policy_href,
                         thinking_html)
 from web.service import UploadError, WebService
 from web.widget import EXAMPLES
@@ -229,7 +229,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
                 ans = svc.answer(q, policy or None)
             except USER_ERRORS as exc:
                 return error_html(str(exc)), ""
-            return answer_html(ans, copy=False), reply_text(ans)
+            return answer_html(ans, copy=False), ans.with_sources()
 
         r_btn.click(draft, [r_q, r_pol], [r_ans, r_text])
         r_q.submit(draft, [r_q, r_pol], [r_ans, r_text])

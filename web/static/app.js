@@ -1,5 +1,5 @@
 // The chat's "Copy answer" button. Each answer carries, beside the button, the plain text to copy
-// (web.render.reply_text, written by the server); this copies that text, never the HTML.
+// (Answer.with_sources, written by the server); this copies that text, never the HTML.
 (function () {
   "use strict";
   document.addEventListener("click", function (ev) {
