@@ -3,8 +3,11 @@ scoreboard in ../shared/bench/policyqa_bench.py builds them)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +37,20 @@ def write_policies(policies, folder: Path) -> Path:
     for p in policies:
         (folder / f"{p.pid}.txt").write_text(p.text, encoding="utf-8")
     return folder
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+@contextmanager
+def ingested(*folders: Path):
+    """A store in a temporary folder holding the policies of `folders` (the bundled model)."""
+    from ingest.pipeline import ingest_paths, open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp), "all-MiniLM-L6-v2", "onnx-int8")
+        report = ingest_paths(list(folders), store)
+        if report.failed:
+            raise RuntimeError(f"could not ingest {report.failed}")
+        yield store

@@ -21,10 +21,8 @@ questions of the other sets that are not yes/no questions (what/who/how...): sho
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -65,18 +63,14 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true", help="print every verdict given, right or wrong")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from ingest.pipeline import ingest_paths, open_store
+    from _data import ingested, read_jsonl
     from qa.service import Assistant
 
-    rows = [json.loads(line) for line in args.set.read_text("utf-8").splitlines() if line.strip()]
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), "all-MiniLM-L6-v2", "onnx-int8")
-        report = ingest_paths(list(CORPORA), store)
-        assert not report.failed, report.failed
+    rows = read_jsonl(args.set)
+    with ingested(*CORPORA) as store:
         assistant = Assistant(store)
         answers = [assistant.answer(r["question"], r["policy"]) for r in rows]
-        others = [json.loads(line) for path in OTHER_SETS if path.exists()
-                  for line in path.read_text("utf-8").splitlines() if line.strip()]
+        others = [o for path in OTHER_SETS if path.exists() for o in read_jsonl(path)]
         wh = [o for o in others if o.get("policy") and WH.search(o["question"])
               and o["policy"] in assistant.policies()]
         wh_verdicts = [(o, policyqa_reply(assistant.answer(o["question"], o["policy"]))) for o in wh]
