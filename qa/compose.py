@@ -122,6 +122,11 @@ def quoted(words: list[str]) -> str:
     return ", ".join(f"“{w}”" for w in words)
 
 
+def with_absent(text: str, lang: str, absent) -> str:
+    """A sentence, then what the policy never mentions: '... It does not mention “China”.'"""
+    if not absent:
+        return text
+    return text + ("" if lang in ("zh", "ja") else " ") + phrase(lang, "absent", terms=quoted(list(absent)))
 
 
 # --------------------------------------------------------------------------- the decision
@@ -168,6 +173,10 @@ def complete_lists(question: str, lang: str, cited: list[Hit], hits: list[Hit],
     """The lists the relied-on clauses belong to, when the list is the answer: the clause is a
     list's lead-in, or an item and the question asks for a set of things (qa.lists)."""
     units, scored = index.units, {h.unit_id: h for h in hits}
+
+    def hit(j: int) -> Hit:  # a unit as retrieval scored it, or unscored if it was not among the hits
+        return scored.get(index.ids[j]) or Hit.of(units[j], index.ids[j], 0.0)
+
     wants_set = lists.asks_for_a_set(question, lang)
     groups, seen, budget = [], set(), lists.MAX_ITEMS
     for h in cited:
@@ -179,7 +188,6 @@ def complete_lists(question: str, lang: str, cited: list[Hit], hits: list[Hit],
         seen.add(items[0])
         shown = [j for k, j in enumerate(items) if k < budget or j == i]
         budget = max(budget - len(shown), 0)
-        hit = lambda j: scored.get(index.ids[j]) or Hit.of(units[j], index.ids[j], 0.0)  # noqa: E731
         groups.append(ListGroup(lead=hit(lead) if lead is not None else None,
                                 items=tuple(hit(j) for j in shown), more=len(items) - len(shown)))
     return tuple(groups)
@@ -240,8 +248,8 @@ def verdict_block(v: Verdict, rec: PolicyRecord, lang: str, number: Numbering) -
     if v.reply is None:
         return []
     text = phrase(lang, v.reply.value, name=rec.meta.name)
-    if v.reply is Reply.NOT_SAID and v.absent:
-        text += ("" if lang in ("zh", "ja") else " ") + phrase(lang, "absent", terms=quoted(list(v.absent)))
+    if v.reply is Reply.NOT_SAID:
+        text = with_absent(text, lang, v.absent)
     quotes = (Quote(number(v.rests_on)),) if v.rests_on is not None else ()
     return [Block(Kind.VERDICT, text, quotes, policy=v.policy, reply=v.reply)]
 
@@ -261,10 +269,8 @@ def compose_one(question: str, v: Verdict, rec: PolicyRecord, lang: str = "en") 
         if v.status is Status.LANGUAGE_NOT_SUPPORTED:
             blocks.append(Block(Kind.NOTE, UNREAD.format(scope=f"the {name} privacy policy is"), policy=v.policy))
         elif v.reply is not Reply.NOT_SAID:  # the verdict line says it otherwise
-            text = phrase(lang, "silent", name=name)
-            if v.absent:
-                text += ("" if lang in ("zh", "ja") else " ") + phrase(lang, "absent", terms=quoted(list(v.absent)))
-            blocks.append(Block(Kind.NOTE, text, policy=v.policy))
+            blocks.append(Block(Kind.NOTE, with_absent(phrase(lang, "silent", name=name), lang, v.absent),
+                                policy=v.policy))
     rel = [citation(number(h), h, rec, related=True) for h in v.related if h.unit_id not in number.n]
     if rel and not v.relied_on:
         blocks.append(Block(Kind.RELATED, phrase(lang, "related"), tuple(Quote(c.n) for c in rel), policy=v.policy))

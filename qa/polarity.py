@@ -18,6 +18,7 @@ never mentions what the question asks about. Measured by benchmarks/verdicts.py.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 from qa.types import Hit, Reply
@@ -100,11 +101,16 @@ _COORDINATED = re.compile(r",?\s+(?:and|but|while|whereas)\s+(?=(?:is|are|was|we
 _WORD = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer():
+    """Snowball English, one per thread (a PyStemmer stemmer is not safe to share between threads)."""
+    if not hasattr(_local, "stemmer"):
+        import Stemmer
+
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer
 
 
 def stems(text: str) -> list[str]:
@@ -142,13 +148,14 @@ def reading(sentence: str, asked: list[str], question: str, context: str = "") -
     speak to all of it, or not plainly (hedged, conditional, a question, yes and no at once).
     `context`: a list item's heading and lead-in, which say what the item is ("Data We Collect":
     "IP address"); it counts for what the item speaks to, and a negated lead-in reads as nothing."""
-    if not asked or not all(_covered(s, set(stems(sentence)) | set(stems(context))) for s in asked):
+    words = set(stems(sentence)) | set(stems(context))
+    if not asked or not all(_covered(s, words) for s in asked):
         return 0
     text = sentence.strip()
     if text.endswith("?") or _CONDITION.search(text) or _negated(context):
         return 0
     parts = [c for c in _COORDINATED.split(text) if c and c.strip()]
-    about = [c for c in parts if any(_covered(s, set(stems(c))) for s in asked)] or parts
+    about = [c for c, words in ((c, set(stems(c))) for c in parts) if any(_covered(s, words) for s in asked)] or parts
     signs = {-1 if _negated(c) else 1 for c in about}  # the parts that speak of what is asked
     if len(signs) > 1 or (signs == {-1} and any(_hedged(c, asked, question) for c in about)):
         return 0
@@ -164,7 +171,8 @@ def _hedged(clause: str, asked: list[str], question: str) -> bool:
     consent", "for marketing purposes" (unless that purpose is what is asked), "intentionally"."""
     low = clause.lower()
     for span in _PURPOSE.findall(low):  # "for AI training or marketing purposes": the purpose asked about
-        if any(_covered(s, set(stems(span))) for s in asked):
+        words = set(stems(span))
+        if any(_covered(s, words) for s in asked):
             low = low.replace(span, " ")
     q = question.lower()
     return any(re.search(rf"\b{h}", low) and not re.search(rf"\b{h}", q) for h in _HEDGES)

@@ -184,8 +184,10 @@ class Assistant:
         the verdicts)."""
         text, lang, per_policy, absent = self._retrieve(q, pids)
         indexes = self.indexes()
-        return text, lang, {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p], text)
-                            for p in pids}
+        verdicts = {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p], text) for p in pids}
+        for v in verdicts.values():
+            log.debug("%r of %s: %s (%s)", q, v.policy, v.status.value, v.why)
+        return text, lang, verdicts
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,
                 t0: float, t1: float, id: str | None = None) -> Answer:
