@@ -13,8 +13,9 @@ from qa.service import Assistant
 
 SOURCES = [ROOT / "app.py", *[p for pkg in ("policyqa", "qa", "web", "ingest") for p in (ROOT / pkg).rglob("*.py")]]
 READS = re.compile(r"""(?:environ\.get|getenv|environ\[)\(?\s*["']([A-Z0-9_]+)["']""")
-# platform conventions that place the defaults (the data and cache directories), not settings
-PLATFORM = {"XDG_DATA_HOME", "XDG_CACHE_HOME"}
+# platform conventions that place the defaults (the data and cache directories), and the import
+# path a child process is given: not settings
+PLATFORM = {"XDG_DATA_HOME", "XDG_CACHE_HOME", "PYTHONPATH"}
 
 
 def test_every_environment_variable_read_is_a_described_setting():
