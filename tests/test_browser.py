@@ -243,8 +243,9 @@ def test_desk_search_with_filters_and_reply(page, site):
     page.fill("#pq-reply-q textarea", "How long do you keep my images?")
     page.click("#pq-reply-btn")
     page.locator("#pq-reply-answer .pq-answer").wait_for()
-    page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.includes('Sources')"
-                           " || document.querySelector('#pq-reply-text textarea').value.includes('Related')")
+    # the reply to this question, not the one before it still in the box
+    page.wait_for_function("(v => v.includes('Sources') && !v.startsWith('Yes, according to'))"
+                           "(document.querySelector('#pq-reply-text textarea').value)")
     reply = page.input_value("#pq-reply-text textarea")
     assert re.search(r"\nSources:\n\[1\] .+, last updated 20\d\d-\d\d-\d\d\n", reply), reply
     assert "class=" not in reply and "do not answer" not in reply, reply  # plain text, no related clauses
