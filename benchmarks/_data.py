@@ -3,8 +3,11 @@ scoreboard in ../shared/bench/policyqa_bench.py builds them)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,9 +44,25 @@ TODAY = "58e7bdb"  # the last commit before the reranker: "today" in the benchma
 
 def today_ranker() -> dict:
     """The first-stage model shipped at TODAY (trained on the PolicyQA dev split), from git."""
-    import json
     import subprocess
 
     out = subprocess.run(["git", "-C", str(ROOT), "show", f"{TODAY}:qa/models/ranker.json"],
                          check=True, capture_output=True).stdout
     return json.loads(out)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+@contextmanager
+def ingested(*folders: Path):
+    """A store in a temporary folder holding the policies of `folders` (the bundled model)."""
+    from ingest.pipeline import ingest_paths, open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp), "all-MiniLM-L6-v2", "onnx-int8")
+        report = ingest_paths(list(folders), store)
+        if report.failed:
+            raise RuntimeError(f"could not ingest {report.failed}")
+        yield store

@@ -92,14 +92,8 @@ def ask(question, policy, batch, store, as_json):
         _fail(str(exc).strip("'\""))
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False))
-    else:
-        click.echo(ans.answer)
-        click.echo()
-        for c in ans.citations:
-            where = " > ".join(x for x in (c.policy_name, c.section) if x)
-            date = f", last updated {c.last_updated}" if c.last_updated else ""
-            tag = " (related)" if c.related else ""
-            click.echo(f"[{c.n}]{tag} {where}{date}\n    “{c.quote}”")
+    else:  # each quote once, in the answer; then its sources
+        click.echo(ans.with_sources(), nl=False)
 
 
 def _batch_answer(assistant, line: str, n: int) -> dict:

@@ -5,7 +5,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Nothing at run time may reach a model hub or telemetry endpoint.
@@ -23,7 +23,7 @@ def _default_store() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore", populate_by_name=True)
 
     store: Path = Field(default_factory=_default_store,
                         description="Data directory of the Chroma store (POLICYQA_STORE).")
@@ -37,6 +37,18 @@ class Settings(BaseSettings):
                      description="Optional LangChain chat model for writing answers, e.g. 'ollama:llama3.1'. Empty: no LLM.")
     llm_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible endpoint for the LLM.")
     llm_timeout: float = Field(default=20.0, description="Seconds before the LLM writer gives up and the default answerer is used.")
+    llm_api_key: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("POLICYQA_LLM_API_KEY", "OPENAI_API_KEY"),
+                                   description="API key of the LLM endpoint (POLICYQA_LLM_API_KEY, else OPENAI_API_KEY). "
+                                               "Empty with LLM_BASE_URL set: a local server that takes no key.")
+    ranker: Path | None = Field(default=None, description=(
+        "Another first-stage ranker file (POLICYQA_RANKER; default qa/models/ranker.json), e.g. one trained on half "
+        "the policies for an honest benchmark. Read from the environment by qa.rank."))
+    reranker: Path | None = Field(default=None, description=(
+        "Another reranker folder (POLICYQA_RERANKER; default qa/models/reranker), e.g. one from "
+        "benchmarks/train_reranker.py --out DIR."))
+    model_dir: Path | None = Field(default=None, description=(
+        "Folder of the fine-tuned 'policyqa-minilm' embedder (POLICYQA_MODEL_DIR; default models/policyqa-minilm). "
+        "Read from the environment by ingest.embedding."))
     rerank: bool = Field(default=True,
                          description="Re-score the first stage's best clauses with the trained cross-encoder "
                                      "(qa/models/reranker). 0: the first stage alone, the fastest path.")

@@ -3,12 +3,13 @@
 The model sees only the question and the numbered evidence the default answerer relied on.
 Its text is then held to that evidence: markers that name no evidence are removed, sentences
 left without a marker are dropped, and quoted passages must be verbatim quotes of the evidence
-they cite. When nothing survives, the model fails or it is too slow, the extractive answer is
-returned unchanged. This is the only module that imports chat-model code."""
+they cite. The sentences that survive become the answer's first blocks, each with the citation
+numbers it rests on, followed by the quotes they cite (the extractive blocks, kept to those).
+When nothing survives, the model fails or it is too slow, the extractive answer is returned
+unchanged. This is the only module that imports chat-model code."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -16,8 +17,7 @@ from dataclasses import replace
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from qa.compose import quote_lines
-from qa.types import Answer, Citation
+from qa.types import Answer, Block, Citation, Kind, Quote
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,14 @@ class LLMWriter:
             log.warning("LLM writer %s failed (%s: %s); using the extractive answer",
                         self.name, type(e).__name__, e)
             return answer
-        grounded, used = ground(text, {c.n: c for c in evidence})
-        if not grounded:
+        sentences = ground(text, {c.n: c for c in evidence})
+        if not sentences:
             log.info("LLM writer %s: no supported sentence in %r; using the extractive answer",
                      self.name, text[:200])
             return answer
-        cited = [c for c in evidence if c.n in used]
-        return replace(answer, answer=f"{grounded}\n{quote_lines(cited)}", writer=f"llm:{self.name}")
+        written = [Block(Kind.WRITTEN, s, tuple(Quote(n) for n in ns)) for s, ns in sentences]
+        used = {n for _, ns in sentences for n in ns}
+        return replace(answer, blocks=(*written, *kept_to(answer.blocks, used)), writer=f"llm:{self.name}")
 
     def _invoke(self, msgs: list) -> str:
         """The model's reply, or TimeoutError after `timeout` seconds (the call is abandoned)."""
@@ -95,24 +96,36 @@ def messages(question: str, evidence: list[Citation]) -> list:
             HumanMessage(f"<question>\n{safe(question)}\n</question>\n\n<evidence>\n{items}\n</evidence>")]
 
 
-def ground(text: str, evidence: dict[int, Citation]) -> tuple[str, set[int]]:
-    """Keep only sentences with a valid marker (invalid ones removed) whose quoted passages
-    are verbatim in the evidence they cite. Returns the kept text and the numbers it cites."""
-    lines, used = [], set()
+def ground(text: str, evidence: dict[int, Citation]) -> list[tuple[str, list[int]]]:
+    """Keep only sentences with a valid marker (invalid ones dropped) whose quoted passages are
+    verbatim in the evidence they cite. Returns each kept sentence without its markers, with the
+    evidence numbers it cites."""
+    kept = []
     for line in text.splitlines():
-        kept = []
         for sentence in SENTENCE.findall(line):
             nums = [int(n) for m in MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
             valid = list(dict.fromkeys(n for n in nums if n in evidence))
             if not valid or not quotes_ok(sentence, [evidence[n].quote for n in valid]):
                 continue
-            sentence = MARKER.sub(lambda m: "".join(f"[{n}]" for n in map(int, re.findall(r"\d+", m[1]))
-                                                    if n in evidence), sentence)
-            kept.append(re.sub(r"\s+([.,;:!?。！？])", r"\1", re.sub(r"[ \t]+", " ", sentence)).strip())
-            used.update(valid)
-        if kept:
-            lines.append(re.sub(r"(?<=[。！？]) ", "", " ".join(kept)))
-    return "\n".join(lines), used
+            bare = re.sub(r"\s+([.,;:!?。！？])", r"\1", re.sub(r"[ \t]+", " ", MARKER.sub("", sentence))).strip()
+            kept.append((bare, valid))
+    return kept
+
+
+def kept_to(blocks: tuple[Block, ...], used: set[int]) -> list[Block]:
+    """The extractive answer's quote groups and notes, each group kept to the quotes the written
+    sentences cite (a list's lead-in stays when one of its items is cited); verdict lines and
+    related clauses go: the written sentences answer instead."""
+    out = []
+    for b in blocks:
+        if b.kind is Kind.NOTE:
+            out.append(b)
+        elif b.kind is Kind.QUOTES:
+            quotes = tuple(replace(q, items=items, more=0) for q in b.quotes
+                           for items in [tuple(i for i in q.items if i in used)] if q.n in used or items)
+            if quotes:
+                out.append(replace(b, quotes=quotes))
+    return out
 
 
 def quotes_ok(sentence: str, quotes: list[str]) -> bool:
@@ -121,27 +134,38 @@ def quotes_ok(sentence: str, quotes: list[str]) -> bool:
     return all(any(norm(q) in norm(src) for src in quotes) for q in QUOTED.findall(sentence))
 
 
+def _langchain(provider: str):
+    """A chat model through LangChain's init_chat_model; the ImportError names policyqa's extra."""
+    def make(name: str, settings) -> BaseChatModel:
+        kwargs: dict = {"base_url": settings.llm_base_url} if settings.llm_base_url else {}
+        if provider == "ollama":
+            kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
+        else:
+            kwargs["timeout"] = settings.llm_timeout
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+            if key or settings.llm_base_url:
+                kwargs["api_key"] = key or "none"  # local OpenAI-compatible servers usually take no key
+        from langchain.chat_models import init_chat_model
+
+        try:
+            return init_chat_model(name, model_provider=provider, **kwargs)
+        except ImportError as e:
+            raise ImportError(f"POLICYQA_LLM={provider}:{name} needs the {provider} integration: "
+                              f"pip install 'policyqa[{EXTRAS[provider]}]'") from e
+    return make
+
+
+# provider prefix of the `llm` setting -> a function (model name, settings) -> chat model
+PROVIDERS = {provider: _langchain(provider) for provider in EXTRAS}
+
+
 def writer_from_settings(settings) -> LLMWriter | None:
     """The writer the settings ask for (`llm` = 'provider:model'), or None when `llm` is empty."""
     spec = (settings.llm or "").strip()
     if not spec:
         return None
     provider, _, name = spec.partition(":")
-    if provider not in EXTRAS or not name:
+    if provider not in PROVIDERS or not name:
         raise ValueError(f"Unknown LLM {spec!r} (POLICYQA_LLM). Use 'provider:model' with a provider "
-                         f"from: {', '.join(EXTRAS)}; for example 'ollama:llama3.1' or 'openai:gpt-4o-mini'.")
-    kwargs: dict = {"base_url": settings.llm_base_url} if settings.llm_base_url else {}
-    if provider == "ollama":
-        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
-    else:
-        kwargs["timeout"] = settings.llm_timeout
-        if settings.llm_base_url and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = "none"  # local OpenAI-compatible servers usually take no key
-    from langchain.chat_models import init_chat_model
-
-    try:
-        model = init_chat_model(name, model_provider=provider, **kwargs)
-    except ImportError as e:
-        raise ImportError(f"POLICYQA_LLM={spec!r} needs the {provider} integration: "
-                          f"pip install 'policyqa[{EXTRAS[provider]}]'") from e
-    return LLMWriter(model, timeout=settings.llm_timeout, name=spec)
+                         f"from: {', '.join(PROVIDERS)}; for example 'ollama:llama3.1' or 'openai:gpt-4o-mini'.")
+    return LLMWriter(PROVIDERS[provider](name, settings), timeout=settings.llm_timeout, name=spec)

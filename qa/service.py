@@ -19,7 +19,7 @@ from qa import compose, rank, rerank
 from qa.errors import QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
-from qa.types import Answer, Hit
+from qa.types import Answer, Hit, Verdict
 
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
 log = logging.getLogger(__name__)
@@ -54,6 +54,26 @@ class Assistant:
         self._lock = threading.Lock()
         self._indexes: dict[str, PolicyIndex] = {}
         self._rows_id = None
+
+    @classmethod
+    def from_settings(cls, settings, store: Store | None = None, *, embedder: Embedder | None = None,
+                      writer=None) -> "Assistant":
+        """The assistant the settings (policyqa.settings.Settings) describe; the one way the CLI,
+        the REST API, the chat, the desk and the widget build it: the store (`settings.store`
+        unless one is given), the embedding model, the LLM writer `settings.llm` names (unless
+        one is given), the reranker, the question length limit."""
+        if store is None:
+            from ingest.pipeline import open_store
+
+            store = open_store(settings.store, settings.model, settings.backend)
+        if writer is None and settings.llm:
+            from qa.llm import writer_from_settings
+
+            writer = writer_from_settings(settings)
+        reranker = rerank.load_reranker(str(settings.reranker)) if settings.rerank and settings.reranker \
+            else settings.rerank
+        return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
+                   max_question_chars=settings.max_question_chars, reranker=reranker)
 
     @property
     def embedder(self) -> Embedder:
@@ -139,13 +159,13 @@ class Assistant:
         t0 = time.perf_counter()
         q = self.check_question(question)
         pids = self.scope(policy)
-        text, lang, per_policy, absent = self._retrieve(q, pids)
+        text, lang, verdicts = self._decide(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
-            ans = compose.compose_across(q, per_policy, records, self.bar, lang, absent)
+            ans = compose.compose_across(q, verdicts, records, lang)
         else:
-            ans = compose.compose_one(q, per_policy[policy], records[policy], self.bar, lang, absent[policy])
+            ans = compose.compose_one(q, verdicts[policy], records[policy], lang)
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
@@ -156,11 +176,21 @@ class Assistant:
         pids = policies or self.scope(None)
         for p in pids:
             self.scope(p)  # an unknown policy is an error before any work
-        text, lang, per_policy, absent = self._retrieve(q, pids)
+        text, lang, verdicts = self._decide(q, pids)
         t1 = time.perf_counter()
         records = self.policies()
-        return [self._finish(compose.compose_one(q, per_policy[p], records[p], self.bar, lang, absent[p]),
-                             question, q, p, text, lang, t0, t1) for p in pids]
+        return [self._finish(compose.compose_one(q, verdicts[p], records[p], lang), question, q, p, text, lang, t0, t1)
+                for p in pids]
+
+    def _decide(self, q: str, pids: list[str]) -> tuple[str, str, dict[str, Verdict]]:
+        """Each policy's verdict on a checked question: (the text retrieval used, its language,
+        the verdicts)."""
+        text, lang, per_policy, absent = self._retrieve(q, pids)
+        indexes = self.indexes()
+        verdicts = {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p], text) for p in pids}
+        for v in verdicts.values():
+            log.debug("%r of %s: %s (%s)", q, v.policy, v.status.value, v.why)
+        return text, lang, verdicts
 
     def _finish(self, ans: Answer, question: str, q: str, policy: str | None, text: str, lang: str,
                 t0: float, t1: float, id: str | None = None) -> Answer:
@@ -177,23 +207,15 @@ class Assistant:
 
 
 def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:
-    u = pidx.units[i]
-    return Hit(unit_id=pidx.ids[i], policy=pidx.policy, text=u.text, section=u.section_path,
-               order=u.order, start=u.start, end=u.end, score=score, dense=dense, lexical=bm25,
-               page=u.page)
+    return Hit.of(pidx.units[i], pidx.ids[i], score, dense, bm25)
 
 
 @lru_cache(maxsize=4)
 def assistant_for(store_path: str, model: str, backend: str) -> Assistant:
-    """One Assistant per store per process."""
-    from ingest.pipeline import open_store
+    """One Assistant per store per process (the CLI's), built from the settings."""
+    from pathlib import Path
+
     from policyqa.settings import get_settings
 
-    s = get_settings()
-    writer = None
-    if s.llm:
-        from qa.llm import writer_from_settings
-
-        writer = writer_from_settings(s)
-    return Assistant(open_store(store_path, model, backend), model=model, backend=backend,
-                     writer=writer, max_question_chars=s.max_question_chars, reranker=s.rerank)
+    settings = get_settings().model_copy(update={"store": Path(store_path), "model": model, "backend": backend})
+    return Assistant.from_settings(settings)

@@ -1,12 +1,17 @@
 """Answers on the bundled policies: grounded quotes, abstention, scoping, across policies."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from qa.errors import QuestionError, UnknownPolicy
 from qa.service import Assistant
+from qa.types import Reply
 
-from conftest import CountingEmbedder
+from conftest import ROOT, CountingEmbedder
+
+ABSTENTION = ROOT / "benchmarks" / "abstention.jsonl"
 
 
 def test_answer_quotes_verbatim_text_of_the_policy(assistant, seed_store):
@@ -125,3 +130,80 @@ def test_off_topic_question_is_not_answered_by_any_policy(assistant, question):
     assert ans.answerable is False and ans.policies == ()
     assert ans.answer.startswith("None of the policies addresses this.")
     assert all(c.related for c in ans.citations)
+
+
+def test_a_list_question_shows_the_whole_list_each_quote_once(assistant, seed_store):
+    """The relied-on clause is one item of the list of processors: the answer shows all of them,
+    each a verbatim quote with its own number, in the policy's order; the ranked clauses stay first
+    among the citations (the scoreboards read their order)."""
+    ans = assistant.answer("Who do you share my data with?", "cloudflare-image-gen")
+    relied = [c for c in ans.citations if not c.related]
+    names = ["kie.ai", "Creem", "Resend", "PostHog", "Sentry"]
+    for name in names:
+        assert [c for c in relied if c.quote.startswith(name + ":")], (name, ans.answer)
+    shown = [n for b in ans.blocks for n in b.numbers]
+    assert len(shown) == len(set(shown)), "a quote appears once"
+    by_n = {c.n: c for c in ans.citations}
+    assert [by_n[n].quote.split(":")[0] for n in shown if by_n[n].quote.split(":")[0] in names] == names
+    assert [c.listed for c in relied] == sorted(c.listed for c in relied), "select's clauses first"
+    text = seed_store.text("cloudflare-image-gen")
+    assert all(text[c.start:c.end] == c.quote for c in ans.citations)
+
+
+def test_a_lead_in_brings_its_items_and_a_single_item_stays_alone(assistant):
+    lead = assistant.answer("Who do you share my data with?", "antiai-pics")
+    group = next(q for b in lead.blocks for q in b.quotes if q.items)
+    by_n = {c.n: c for c in lead.citations}
+    assert by_n[group.n].quote.endswith("except in the following cases:")
+    assert [by_n[i].quote for i in group.items] == [
+        "With user consent", "As required by law", "When necessary to protect life, body, or property",
+        "To business partners necessary for service provision (under appropriate management)"]
+    one = assistant.answer("What does Alibaba DashScope do with my prompts?", "product-image-gen")
+    assert not any(q.items for b in one.blocks for q in b.quotes)  # it names one processor: no list
+    assert not any(c.listed for c in one.citations)
+
+
+def test_a_yes_no_question_gets_a_verdict_line_resting_on_a_relied_on_quote(assistant):
+    ans = assistant.answer("Is my data sent to China?", "product-image-gen")
+    [verdict] = ans.verdicts
+    assert verdict.reply is Reply.YES and ans.blocks[0] is verdict
+    assert ans.answer.startswith("Yes, according to the AI product image generator privacy policy [")
+    [n] = verdict.numbers
+    rests_on = next(c for c in ans.citations if c.n == n)
+    assert not rests_on.related and not rests_on.listed and "China" in rests_on.quote
+    no = assistant.answer("Will my photos be used to train AI?", "antiai-pics")
+    assert [b.reply for b in no.verdicts] == [Reply.NO]
+    assert no.answer.splitlines()[0] == "No, according to the AntiAI Pics privacy policy [1]."
+
+
+def test_not_addressed_is_never_a_no(assistant):
+    """A policy that does not address a yes/no question gets "The policy does not say" when it
+    never mentions what is asked about, else no verdict; never "No"."""
+    silent = assistant.answer("Is my data sent to China?", "figure-gen")
+    assert [b.reply for b in silent.verdicts] == [Reply.NOT_SAID]
+    assert silent.answer.splitlines()[0] == ("The policy does not say: the AI character figure generator privacy "
+                                             "policy does not address this. It does not mention “China”.")
+    questions = [json.loads(line)["question"] for line in ABSTENTION.read_text().splitlines() if line.strip()]
+    for pid in assistant.policies():
+        for q in dict.fromkeys(questions):
+            ans = assistant.answer(q, pid)
+            if not ans.answerable:
+                assert [b.reply for b in ans.verdicts] in ([], [Reply.NOT_SAID]), (pid, q, ans.answer)
+                assert all(not b.numbers for b in ans.verdicts)  # it rests on no quote
+
+
+def test_verdicts_across_policies_and_none_for_other_questions(assistant):
+    ans = assistant.answer("Do you sell my data?")
+    assert {b.policy: b.reply for b in ans.verdicts} == {"image-video-gen": Reply.NO}
+    assert ans.answer.startswith("No, according to the AI image & video generator privacy policy [")
+    for q in ("Who do you share my data with?", "How long do you keep my images?", "What data do you collect?"):
+        assert not assistant.answer(q).verdicts and not assistant.answer(q, "product-image-gen").verdicts
+
+
+@pytest.mark.parametrize("policy", [None, "cloudflare-image-gen", "antiai-pics", "product-image-gen"])
+def test_every_citation_once_with_its_own_number(assistant, policy):
+    for q in ("Who do you share my data with?", "What data do you collect?", "Is my data sent to China?",
+              "Where are my images stored?", "谁会收到我的数据？"):
+        ans = assistant.answer(q, policy)
+        assert len({c.n for c in ans.citations}) == len({c.unit_id for c in ans.citations}) == len(ans.citations), q
+        assert {n for b in ans.blocks for n in b.numbers} <= {c.n for c in ans.citations}

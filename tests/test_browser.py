@@ -99,7 +99,8 @@ def test_chat_answer_shows_citations_and_opens_the_highlight(page, site):
     assert meta["name"] in head and (meta["last_updated"] or "no date given") in head
     quote = card.locator(".pq-quote").inner_text()
     assert quote.strip()
-    assert answer.locator(".pq-marker").count() >= 1 or "pq-unaddressed" in answer.get_attribute("class")
+    quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
+    assert len(quotes) == len(set(quotes)), "each quote is shown once"
 
     with page.context.expect_page() as popup:
         card.locator("a").click()
@@ -144,6 +145,47 @@ def test_chat_example_question(page, site):
     assert "train" in page.locator("#pq-chatbot").inner_text()
 
 
+def test_chat_verdict_line_for_a_yes_no_question(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "AI product image generator")
+    answer = ask_in_chat(page, "Is my data sent to China?")
+    verdict = answer.locator(".pq-verdict")
+    assert verdict.inner_text().startswith("Yes, according to the AI product image generator privacy policy")
+    marker = verdict.locator("a.pq-marker")  # the quote it rests on, by number, linked into the policy
+    card = answer.locator(".pq-cite").filter(has=page.locator(".pq-cite-head .pq-n", has_text=marker.inner_text()))
+    assert "China" in card.locator(".pq-quote").first.inner_text()
+    assert marker.get_attribute("href") == card.locator("a.pq-cite-link").first.get_attribute("href")
+
+
+def test_chat_list_question_shows_every_named_processor_once(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "Cloudflare-hosted AI image generator")
+    answer = ask_in_chat(page, "Who do you share my data with?")
+    quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
+    for name in ("kie.ai", "Creem", "Resend", "PostHog", "Sentry"):
+        assert sum(q.startswith(name + ":") for q in quotes) == 1, (name, quotes)
+    assert len(quotes) == len(set(quotes))
+
+
+def test_chat_copy_button_copies_plain_text(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    pick(page, "pq-chat-policy", "Cloudflare-hosted AI image generator")
+    answer = ask_in_chat(page, "How long do you keep my images?")
+    api = httpx.post(f"{base}/api/ask", json={"question": "How long do you keep my images?",
+                                              "policy": "cloudflare-image-gen"}).json()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    answer.locator("button.pq-copy").click()
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(api["answer"]), copied  # the answer as the API and the CLI give it
+    assert "\nSources:\n[1] Cloudflare-hosted AI image generator, section " in copied
+    assert "<" not in copied and "pq-" not in copied  # no HTML
+    assert answer.locator(".pq-copy-text").is_hidden()
+
+
 # ------------------------------------------------------------------ support staff: the desk
 def test_desk_compare_table(page, site):
     base, _ = site
@@ -162,6 +204,12 @@ def test_desk_compare_table(page, site):
         assert rows.nth(i).locator("blockquote").count() or "Not addressed" in text
     cf = table.locator("tr[data-policy='cloudflare-image-gen']")
     assert "Cloudflare" in cf.inner_text()
+
+    page.fill("#pq-compare-q textarea", "Do you sell my data?")
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out", has_text="Do you sell my data?").wait_for()
+    row = page.locator("#pq-compare-out tr[data-policy='image-video-gen']")
+    assert row.locator(".pq-verdict").inner_text().startswith("No, according to the AI image & video generator")
 
     page.fill("#pq-compare-q textarea", "Do you collect biometric data?")
     page.click("#pq-compare-btn")
@@ -185,13 +233,22 @@ def test_desk_search_with_filters_and_reply(page, site):
     assert hits.first.locator("mark").inner_text().strip()
 
     page.get_by_role("tab", name="Reply to a ticket").click()
+    page.fill("#pq-reply-q textarea", "Is my data sent to China?")
+    page.click("#pq-reply-btn")
+    page.locator("#pq-reply-answer .pq-verdict").wait_for()
+    page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.startsWith('Yes, according to')")
+    assert page.locator("#pq-reply-answer .pq-verdict").inner_text().startswith(
+        "Yes, according to the AI product image generator privacy policy")
+
     page.fill("#pq-reply-q textarea", "How long do you keep my images?")
     page.click("#pq-reply-btn")
     page.locator("#pq-reply-answer .pq-answer").wait_for()
-    page.wait_for_function("document.querySelector('#pq-reply-text textarea').value.includes('Sources')"
-                           " || document.querySelector('#pq-reply-text textarea').value.includes('Related')")
+    # the reply to this question, not the one before it still in the box
+    page.wait_for_function("(v => v.includes('Sources') && !v.startsWith('Yes, according to'))"
+                           "(document.querySelector('#pq-reply-text textarea').value)")
     reply = page.input_value("#pq-reply-text textarea")
-    assert re.search(r"\[1\] .+:\n    “.+”", reply), reply
+    assert re.search(r"\nSources:\n\[1\] .+, last updated 20\d\d-\d\d-\d\d\n", reply), reply
+    assert "class=" not in reply and "do not answer" not in reply, reply  # plain text, no related clauses
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page.click("#pq-reply-copy")
     page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
@@ -234,12 +291,41 @@ def test_widget_in_an_iframe_on_another_origin(page, site):
     api = httpx.post(f"{base}/api/ask", json={"question": "Is my data sent to China?",
                                               "policy": "product-image-gen"}).json()
     assert ("answerable" if api["answerable"] else "unaddressed") in bot.get_attribute("class").split()
-    assert bot.locator(".cite").count() == len(api["citations"])
+    shown = {n for b in api["blocks"] for q in b["quotes"] for n in [q["n"], *q["items"]]}
+    assert bot.locator(".cite").count() == len(shown)  # every quote the blocks show, once
     assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
     text = httpx.get(f"{base}/api/policies/product-image-gen").json()["text"]
     for quote in bot.locator(".cite .quote").all():
         assert quote.inner_text() in text
     assert page.outside == []
+
+
+def test_widget_renders_from_the_structured_fields(page, site):
+    """The widget draws the verdict line and the quotes from `blocks` and `citations`: with the
+    JSON's `answer` text taken out on the way, the same answer appears."""
+    base, third = site
+    seen = []
+
+    def without_text(route):
+        data = route.fetch().json()
+        seen.append(data)
+        route.fulfill(json={k: v for k, v in data.items() if k != "answer"})
+
+    page.route("**/api/widget/*/ask", without_text)
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")
+    bot = widget_answer(page.frame_locator("#help"), "Is my data sent to China?")
+    [data] = seen
+    [verdict] = [b for b in data["blocks"] if b["kind"] == "verdict"]
+    assert verdict["reply"] == "yes"
+    n = verdict["quotes"][0]["n"]  # its marker before the final stop, as a link
+    assert bot.locator(".verdict").inner_text() == f"{verdict['text'][:-1]} {n}."
+    assert bot.locator(".verdict a.marker").get_attribute("href").startswith("/policy/product-image-gen?start=")
+    assert bot.locator(".verdict").inner_text().startswith("Yes, according to the AI product image generator")
+    by_n = {c["n"]: c for c in data["citations"]}
+    cards = [n for b in data["blocks"] if b["kind"] in ("quotes", "related") for q in b["quotes"]
+             for n in [q["n"], *q["items"]]]
+    assert [q.inner_text() for q in bot.locator(".cite .quote").all()] == [by_n[n]["quote"] for n in cards]
+    assert verdict["quotes"][0]["n"] in cards  # the verdict rests on a quote the answer shows
 
 
 def test_widget_by_script_tag(page, site):
@@ -308,3 +394,40 @@ def test_hostile_policy_text_is_shown_as_text(page, site):
     assert answer.locator("script, img, svg, b").count() == 0
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+# ------------------------------------------------------------------ the optional LLM writer, everywhere
+WRITTEN = "Yes: your image prompts may be processed in China [1]."
+
+
+@pytest.fixture(scope="module")
+def llm_site(tmp_path_factory):
+    """A server whose settings name an LLM: a LangChain fake chat model, registered as a provider."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from qa import llm
+    from web import create_app
+
+    model = FakeListChatModel(responses=[WRITTEN])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(llm.PROVIDERS, "fake", lambda name, settings: model)
+        store = build_store(tmp_path_factory.mktemp("llm"), with_hostile=False)
+        with running(create_app(settings_for(store, llm="fake:grounded"))) as base:
+            yield base
+
+
+def test_a_configured_llm_writes_the_answer_of_the_api_the_widget_and_the_chat(page, llm_site):
+    body = {"question": "Is my data sent to China?"}
+    for url, json in ((f"{llm_site}/api/ask", {**body, "policy": "product-image-gen"}),
+                      (f"{llm_site}/api/widget/product-image-gen/ask", body)):
+        ans = httpx.post(url, json=json, timeout=60).json()
+        assert ans["writer"] == "llm:fake:grounded", ans
+        assert ans["answer"].split("\n")[0] == WRITTEN
+        assert ans["blocks"][0] == {"kind": "written", "text": WRITTEN.replace(" [1]", ""), "policy": None,
+                                    "quotes": [{"n": 1, "items": [], "more": 0}]}
+        assert "China" in next(c["quote"] for c in ans["citations"] if c["n"] == 1)
+    page.goto(llm_site + "/")
+    pick(page, "pq-chat-policy", "AI product image generator")
+    answer = ask_in_chat(page, "Is my data sent to China?")
+    assert answer.locator(".pq-written-text").inner_text() == WRITTEN.replace("[1]", "1")
+    assert answer.locator(".pq-written-text a.pq-marker").get_attribute("href").startswith("/policy/product-image-gen?")

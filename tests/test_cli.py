@@ -102,3 +102,25 @@ def test_every_command_has_help():
         for param in command.params:
             if isinstance(param, click.Option) and param.name != "help":
                 assert param.help, f"{name} --{param.name} has no help text"
+
+
+def test_ask_uses_the_llm_the_settings_name(store_dir, monkeypatch):
+    """POLICYQA_LLM reaches the CLI's assistant (the same builder as the web app's)."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from policyqa.settings import get_settings
+    from qa import llm
+    from qa.service import assistant_for
+
+    monkeypatch.setitem(llm.PROVIDERS, "fake", lambda name, settings: FakeListChatModel(
+        responses=["Stripe processes payments [1]."]))
+    monkeypatch.setenv("POLICYQA_LLM", "fake:cli")
+    get_settings.cache_clear()
+    assistant_for.cache_clear()
+    try:
+        r = run("ask", "Who processes my payments?", "--policy", "antiai-pics", "--store", store_dir, "--json")
+    finally:
+        assistant_for.cache_clear()  # the other tests' assistant has no writer
+    ans = json.loads(r.output)
+    assert ans["writer"] == "llm:fake:cli" and ans["answer"].startswith("Stripe processes payments [1].")
+    assert "Stripe" in next(c["quote"] for c in ans["citations"] if c["n"] == 1)

@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, service=None):
     widget.mount_static(app)
     demo = ui.build_ui(svc)
     app.state.demo = demo
-    return gr.mount_gradio_app(app, demo, path="/", theme=ui.theme(), css=ui.css(), footer_links=[],
+    return gr.mount_gradio_app(app, demo, path="/", theme=ui.theme(), css=ui.css(), head=ui.head(), footer_links=[],
                                run_history=False, ssr_mode=False, max_file_size="10mb",
                                mcp_server=False)
 

@@ -116,7 +116,10 @@ def router(svc: WebService) -> APIRouter:
         """The answer with numbered citations, each a verbatim quote with its policy, section and
         character offsets. `answerable` is false when nothing answers it; `status` says why:
         `not_addressed` (the policy is silent) or `language_not_supported` (the question's
-        language has no glossary, so silence is not claimed)."""
+        language has no glossary, so silence is not claimed). `blocks` is what to show, in order:
+        a `verdict` line for a yes/no question (`reply`: yes, no or not_said), each policy's
+        `quotes` by citation number (a list's `items` under its lead-in), `note`s, `related`
+        clauses; `answer` is the same as plain text."""
         ans = await run_in_threadpool(answer_or_error, svc.answer, body.question, body.policy or None)
         return ans.to_dict()
 

@@ -3,20 +3,26 @@
 Every piece of policy or user text goes through `html.escape` (or, in the widget's JS,
 `textContent`): a policy that contains `<script>` shows the tag as text. The HTML is kept on one
 line (no blank lines) so that the chat's Markdown renderer passes it through as one HTML block
-instead of reading policy text as Markdown."""
+instead of reading policy text as Markdown.
+
+An answer is drawn from its blocks (`qa.types.Block`), never from its text: a verdict line, the
+quotes as cards (each quote once, a list's items under its lead-in), notes, related clauses."""
 from __future__ import annotations
 
-import re
 from html import escape
 from urllib.parse import quote as urlquote
 
-from qa.types import Answer, Citation
-
-MARKER = re.compile(r"\[(\d+)\]")
+from qa.types import Answer, Block, Citation, Kind, split_stop
 
 
 def e(text) -> str:
     return escape(str(text if text is not None else ""), quote=True)
+
+
+def lines(text: str) -> str:
+    """Escaped text whose line breaks are character references: the HTML stays on one line (see
+    above), and the browser still reads the breaks."""
+    return e(text).replace("\n", "&#10;")
 
 
 def policy_href(policy: str, start: int | None = None, end: int | None = None) -> str:
@@ -36,66 +42,73 @@ def where(c: Citation) -> str:
     return '<span class="pq-sep">·</span>'.join(parts)
 
 
-def citation_card(c: Citation) -> str:
+def citation_card(c: Citation, items: list[Citation] = (), more: int = 0) -> str:
+    """A quote as a card: its number, policy, section and date, the verbatim quote, a link to it
+    in the policy; a list's lead-in carries its items underneath, compactly."""
     cls = "pq-cite pq-related" if c.related else "pq-cite"
+    sub = ""
+    if items or more:
+        sub = ('<ol class="pq-items">' + "".join(
+            f'<li class="pq-item"><a class="pq-item-link" href="{e(policy_href(i.policy, i.start, i.end))}" '
+            f'target="_blank" rel="noopener"><span class="pq-n">{i.n}</span><span class="pq-quote">{e(i.quote)}</span></a></li>'
+            for i in items) + (f'<li class="pq-more">and {more} more in the policy</li>' if more else "") + "</ol>")
     return (f'<li class="{cls}" data-n="{c.n}" data-policy="{e(c.policy)}">'
             f'<a class="pq-cite-link" href="{e(policy_href(c.policy, c.start, c.end))}" target="_blank" '
             f'rel="noopener" title="Open the full policy at this sentence">'
             f'<span class="pq-cite-head"><span class="pq-n">{c.n}</span>{where(c)}</span>'
-            f'<span class="pq-quote">{e(c.quote)}</span></a></li>')
+            f'<span class="pq-quote">{e(c.quote)}</span></a>{sub}</li>')
 
 
-def _text_html(text: str, cites: dict[int, Citation]) -> str:
-    """The answer text: paragraphs, '- ' lines as a list, [n] as links to the cited sentence."""
-    def line(s: str) -> str:
-        out, pos = [], 0
-        for m in MARKER.finditer(s):
-            out.append(e(s[pos:m.start()]))
-            c = cites.get(int(m.group(1)))
-            if c:
-                out.append(f'<a class="pq-marker" href="{e(policy_href(c.policy, c.start, c.end))}" '
-                           f'target="_blank" rel="noopener">{c.n}</a>')
-            else:
-                out.append(e(m.group(0)))
-            pos = m.end()
-        out.append(e(s[pos:]))
-        return "".join(out)
-
-    blocks = []
-    for para in re.split(r"\n\s*\n", text.strip()):
-        lines = [ln for ln in para.split("\n") if ln.strip()]
-        head = [ln for ln in lines if not ln.startswith("- ")]
-        items = [ln[2:] for ln in lines if ln.startswith("- ")]
-        if head:
-            blocks.append("<p>" + "<br>".join(line(h) for h in head) + "</p>")
-        if items:
-            blocks.append('<ul class="pq-quotes">' + "".join(f"<li>{line(i)}</li>" for i in items) + "</ul>")
-    return "".join(blocks)
+def marked(text: str, numbers: list[int], cites: dict[int, Citation]) -> str:
+    """A sentence in the answer's own words, its citation markers as links before its final stop
+    (as `qa.types.with_marks` writes them in text)."""
+    body, stop = split_stop(text)
+    marks = "".join(f'<a class="pq-marker" href="{e(policy_href(cites[n].policy, cites[n].start, cites[n].end))}" '
+                    f'target="_blank" rel="noopener">{n}</a>' for n in numbers if n in cites)
+    return f"{e(body)}{' ' + marks if marks else ''}{e(stop)}"
 
 
-def answer_html(ans: Answer, *, lines: int | None = None, cards: bool = True) -> str:
-    """An answer with its numbered citation cards. `lines` shows only the first lines of the
-    text (for streaming); `cards=False` leaves the citations out (also for streaming)."""
-    text = ans.answer
-    if lines is not None:
-        text = "\n".join(text.split("\n")[:lines])
+def block_html(b: Block, cites: dict[int, Citation]) -> str:
+    if b.kind is Kind.VERDICT:
+        reply = b.reply.value if b.reply else ""
+        return f'<p class="pq-verdict pq-reply-{e(reply)}">{marked(b.text, b.numbers, cites)}</p>'
+    if b.kind is Kind.WRITTEN:
+        return f'<span class="pq-written">{marked(b.text, b.numbers, cites)}</span>'
+    if b.kind is Kind.NOTE:
+        return f'<p class="pq-note">{e(b.text)}</p>'
+    cards = "".join(citation_card(cites[q.n], [cites[i] for i in q.items], q.more) for q in b.quotes)
+    cls = "pq-group pq-related-group" if b.kind is Kind.RELATED else "pq-group"
+    head = f'<div class="pq-group-head">{e(b.text)}</div>' if b.text else ""
+    return f'<div class="{cls}">{head}<ol class="pq-cites">{cards}</ol></div>'
+
+
+def answer_html(ans: Answer, *, upto: int | None = None, copy: bool = True) -> str:
+    """An answer, block by block, each quote once, as a card. `upto` shows only the first blocks
+    (for streaming); `copy` adds a Copy button with the plain text it copies (`Answer.with_sources`; the
+    button is wired by web/static/app.js)."""
     cites = {c.n: c for c in ans.citations}
     kind = "pq-answerable" if ans.answerable else "pq-unaddressed"
     scope = "this policy" if ans.policy else "these policies"
     label = ("" if ans.answerable else '<div class="pq-label">Question language not supported</div>'
              if ans.unread else f'<div class="pq-label">Not addressed by {scope}</div>')
-    body = f'<div class="pq-text">{_text_html(text, cites)}</div>'
-    listing = ""
-    if cards and ans.citations:
-        relied = [c for c in ans.citations if not c.related]
-        related = [c for c in ans.citations if c.related]
-        if relied:
-            listing += ('<div class="pq-cites-title">Sources</div><ol class="pq-cites">'
-                        + "".join(citation_card(c) for c in relied) + "</ol>")
-        if related:
-            listing += ('<div class="pq-cites-title">Related clauses (they do not answer the question)</div>'
-                        '<ol class="pq-cites">' + "".join(citation_card(c) for c in related) + "</ol>")
-    return f'<div class="pq-answer {kind}">{label}{body}{listing}</div>'
+    body, written = [], []
+    for b in ans.blocks[:upto]:  # an LLM writer's sentences run on in one paragraph
+        if b.kind is Kind.WRITTEN:
+            written.append(block_html(b, cites))
+            continue
+        if written:
+            body.append(f'<p class="pq-written-text">{" ".join(written)}</p>')
+            written = []
+        body.append(block_html(b, cites))
+    if written:
+        body.append(f'<p class="pq-written-text">{" ".join(written)}</p>')
+    tail = ""
+    if copy and upto is None:
+        tail = ('<div class="pq-actions"><button class="pq-copy" type="button" title="Copy the answer as plain '
+                f'text">Copy answer</button></div><pre class="pq-copy-text">{lines(ans.with_sources())}</pre>')
+    # one line, always: a line break (say, in a quote from a PDF) followed by a blank line would end
+    # the chat's HTML block and let its Markdown renderer read the rest as Markdown
+    return f'<div class="pq-answer {kind}">{label}{"".join(body)}{tail}</div>'.replace("\n", " ")
 
 
 def error_html(message: str) -> str:
@@ -104,26 +117,6 @@ def error_html(message: str) -> str:
 
 def thinking_html(scope: str) -> str:
     return f'<div class="pq-answer pq-thinking"><p>Reading {e(scope)}…</p></div>'
-
-
-def reply_text(ans: Answer) -> str:
-    """A ready-to-paste reply for an email or a ticket: the answer, then each source written out."""
-    out = [ans.answer.strip(), ""]
-    relied = [c for c in ans.citations if not c.related]
-    related = [c for c in ans.citations if c.related]
-    for title, group in (("Sources", relied), ("Related clauses (they do not answer the question)", related)):
-        if not group:
-            continue
-        out.append(f"{title}:")
-        for c in group:
-            bits = [c.policy_name or c.policy]
-            if c.section:
-                bits.append(f"section “{c.section}”")
-            if c.last_updated:
-                bits.append(f"last updated {c.last_updated}")
-            out.append(f"[{c.n}] {', '.join(bits)}:\n    “{c.quote}”")
-        out.append("")
-    return "\n".join(out).strip() + "\n"
 
 
 def context_html(text: str, start: int, end: int, width: int = 220) -> str:

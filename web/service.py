@@ -84,10 +84,7 @@ class WebService:
 
     @classmethod
     def start(cls, settings: Settings) -> "WebService":
-        store = prepare_store(settings)
-        assistant = Assistant(store, model=settings.model, backend=settings.backend,
-                              max_question_chars=settings.max_question_chars, reranker=settings.rerank)
-        return cls(settings, assistant)
+        return cls(settings, Assistant.from_settings(settings, prepare_store(settings)))
 
     def warm(self) -> None:
         """Load the embedder and the per-policy indexes now rather than on the first question."""

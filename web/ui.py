@@ -11,13 +11,13 @@ from pathlib import Path
 import gradio as gr
 
 from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
-from web.render import (answer_html, context_html, e, error_html, policy_href, reply_text,
+from web.render import (answer_html, block_html, context_html, e, error_html, policy_href,
                         thinking_html)
 from web.service import UploadError, WebService
 from web.widget import EXAMPLES
 
 STATIC = Path(__file__).parent / "static"
-STREAM_STEP = 0.03  # seconds between streamed lines of an answer
+STREAM_STEP = 0.03  # seconds between streamed blocks of an answer
 USER_ERRORS = (QuestionError, UnknownPolicy, StoreMismatch)
 
 HEADER = """<div class="pq-header"><div class="pq-brand"><span class="pq-logo">§</span>
@@ -35,6 +35,11 @@ def theme() -> gr.themes.Base:
 
 def css() -> str:
     return (STATIC / "app.css").read_text("utf-8")
+
+
+def head() -> str:
+    """Our one script for the Gradio page (served by us): the answers' Copy buttons."""
+    return '<script src="/widget/static/app.js" defer></script>'
 
 
 # --------------------------------------------------------------------------- desk views
@@ -56,7 +61,7 @@ def compare_html(svc: WebService, question: str, answers) -> str:
         date = f"updated {e(rec.meta.last_updated)}" if rec and rec.meta.last_updated else "no date given"
         if ans.answerable:
             cites = [c for c in ans.citations if not c.related]
-            says = "".join(
+            says = "".join(block_html(b, {c.n: c for c in cites}) for b in ans.verdicts) + "".join(
                 f'<div class="pq-row-quote"><span class="pq-n">{c.n}</span><div><blockquote>{e(c.quote)}</blockquote>'
                 f'<a class="pq-open" href="{e(policy_href(c.policy, c.start, c.end))}" target="_blank" rel="noopener">'
                 f'{e(c.section or "Open in the policy")} ↗</a></div></div>' for c in cites)
@@ -119,7 +124,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
                     gr.HTML('<div class="pq-hint">Answers quote the policies. Click a citation to read it in '
                             'the full policy.</div>', scale=3, elem_id="pq-chat-hint")
                 chatbot = gr.Chatbot(elem_id="pq-chatbot", height=560, show_label=False,
-                                     latex_delimiters=[], feedback_options=None, buttons=["copy"],
+                                     latex_delimiters=[], feedback_options=None, buttons=[],
                                      placeholder="<div class='pq-placeholder'><b>Ask about your data.</b><br>"
                                                  "Answers quote the policy, with links to the full text.</div>",
                                      examples=[{"text": q} for q in EXAMPLES])
@@ -185,9 +190,8 @@ def build_ui(svc: WebService) -> gr.Blocks:
             except USER_ERRORS as exc:
                 yield "", history + [{"role": "assistant", "content": error_html(str(exc).strip("'\""))}]
                 return
-            lines = ans.answer.count("\n") + 1
-            for n in range(1, lines):  # stream the answer a line at a time, then the citation cards
-                yield "", history + [{"role": "assistant", "content": answer_html(ans, lines=n, cards=False)}]
+            for n in range(1, len(ans.blocks)):  # stream the answer a block at a time
+                yield "", history + [{"role": "assistant", "content": answer_html(ans, upto=n)}]
                 time.sleep(STREAM_STEP)
             yield "", history + [{"role": "assistant", "content": answer_html(ans)}]
 
@@ -225,7 +229,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
                 ans = svc.answer(q, policy or None)
             except USER_ERRORS as exc:
                 return error_html(str(exc)), ""
-            return answer_html(ans), reply_text(ans)
+            return answer_html(ans, copy=False), ans.with_sources()
 
         r_btn.click(draft, [r_q, r_pol], [r_ans, r_text])
         r_q.submit(draft, [r_q, r_pol], [r_ans, r_text])

@@ -23,46 +23,31 @@
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
-  // One line of the answer, its [n] markers as small links to the cited sentence.
-  function markedLine(line, byN, into) {
-    var re = /\[(\d+)\]/g, pos = 0, m;
-    while ((m = re.exec(line)) !== null) {
-      into.appendChild(document.createTextNode(line.slice(pos, m.index)));
-      var c = byN[m[1]];
-      if (c) {
-        var a = el("a", "marker", m[1]);
-        a.href = policyHref(c); a.target = "_blank"; a.rel = "noopener";
-        into.appendChild(a);
-      } else {
-        into.appendChild(document.createTextNode(m[0]));
-      }
-      pos = re.lastIndex;
-    }
-    into.appendChild(document.createTextNode(line.slice(pos)));
-  }
-
-  // The answer text: paragraphs, "- " lines as a list of quotes.
-  function answerText(text, byN) {
-    var box = el("div", "a-text");
-    text.split(/\n\s*\n/).forEach(function (para) {
-      var p = null, ul = null;
-      para.split("\n").forEach(function (line) {
-        if (!line.trim()) return;
-        if (line.indexOf("- ") === 0) {
-          if (!ul) { ul = el("ul", "quotes"); box.appendChild(ul); p = null; }
-          var li = el("li");
-          markedLine(line.slice(2), byN, li);
-          ul.appendChild(li);
-        } else {
-          if (!p) { p = el("p"); box.appendChild(p); ul = null; } else { p.appendChild(document.createElement("br")); }
-          markedLine(line, byN, p);
-        }
-      });
+  // A sentence in the answer's own words, its citation markers as links before its final stop
+  // (as qa.types.with_marks puts them).
+  function marked(text, numbers, byN, into) {
+    var body = String(text || "").replace(/\s+$/, ""), stop = "";
+    if (/[.!?。！？]$/.test(body)) { stop = body.slice(-1); body = body.slice(0, -1).replace(/\s+$/, ""); }
+    into.appendChild(document.createTextNode(body));
+    numbers.forEach(function (n, i) {
+      var c = byN[String(n)];
+      if (!c) return;
+      if (i === 0) into.appendChild(document.createTextNode(" "));
+      var a = el("a", "marker", n);
+      a.href = policyHref(c); a.target = "_blank"; a.rel = "noopener";
+      into.appendChild(a);
     });
-    return box;
+    into.appendChild(document.createTextNode(stop));
+    return into;
   }
 
-  function citationCard(c) {
+  function numbersOf(block) {
+    var out = [];
+    (block.quotes || []).forEach(function (q) { out.push(q.n); (q.items || []).forEach(function (i) { out.push(i); }); });
+    return out;
+  }
+
+  function citationCard(c, items, more) {
     var li = el("li", c.related ? "cite related" : "cite");
     li.setAttribute("data-policy", c.policy);
     var a = el("a", "cite-link");
@@ -75,7 +60,43 @@
     a.appendChild(head);
     a.appendChild(el("span", "quote", c.quote));
     li.appendChild(a);
+    if ((items && items.length) || more) {  // a list's items under its lead-in, compactly
+      var ol = el("ol", "items");
+      items.forEach(function (item) {
+        var sub = el("li", "cite item");
+        sub.setAttribute("data-policy", item.policy);
+        var link = el("a", "item-link");
+        link.href = policyHref(item); link.target = "_blank"; link.rel = "noopener";
+        link.appendChild(el("span", "n", item.n));
+        link.appendChild(el("span", "quote", item.quote));
+        sub.appendChild(link);
+        ol.appendChild(sub);
+      });
+      if (more) ol.appendChild(el("li", "more", "and " + more + " more in the policy"));
+      li.appendChild(ol);
+    }
     return li;
+  }
+
+  // One block of the answer (see qa.types.Block): a verdict line, a note, a group of quotes, or
+  // a sentence of the LLM writer. Quotes come from the citations, by number, each shown once.
+  function renderBlock(block, byN) {
+    if (block.kind === "verdict") {
+      return marked(block.text, numbersOf(block), byN, el("p", "verdict reply-" + (block.reply || "")));
+    }
+    if (block.kind === "written") return marked(block.text, numbersOf(block), byN, el("span", "written"));
+    if (block.kind === "note") return el("p", "note", block.text);
+    var group = el("div", block.kind === "related" ? "group related" : "group");
+    if (block.text) group.appendChild(el("div", "group-head", block.text));
+    var ol = el("ol", "cites");
+    (block.quotes || []).forEach(function (q) {
+      var c = byN[String(q.n)];
+      if (!c) return;
+      var items = (q.items || []).map(function (n) { return byN[String(n)]; }).filter(Boolean);
+      ol.appendChild(citationCard(c, items, q.more || 0));
+    });
+    group.appendChild(ol);
+    return group;
   }
 
   function renderAnswer(bubble, data) {
@@ -85,15 +106,16 @@
       ? "Question language not supported" : "Not addressed by this policy"));
     var byN = {};
     (data.citations || []).forEach(function (c) { byN[String(c.n)] = c; });
-    bubble.appendChild(answerText(data.answer || "", byN));
-    var relied = (data.citations || []).filter(function (c) { return !c.related; });
-    var related = (data.citations || []).filter(function (c) { return c.related; });
-    [["Sources", relied], ["Related clauses (they do not answer the question)", related]].forEach(function (g) {
-      if (!g[1].length) return;
-      bubble.appendChild(el("div", "cites-title", g[0]));
-      var ol = el("ol", "cites");
-      g[1].forEach(function (c) { ol.appendChild(citationCard(c)); });
-      bubble.appendChild(ol);
+    var written = null;  // an LLM writer's sentences run on in one paragraph
+    (data.blocks || []).forEach(function (block) {
+      if (block.kind === "written") {
+        if (!written) { written = el("p", "written-text"); bubble.appendChild(written); }
+        else written.appendChild(document.createTextNode(" "));
+        written.appendChild(renderBlock(block, byN));
+        return;
+      }
+      written = null;
+      bubble.appendChild(renderBlock(block, byN));
     });
   }
 
