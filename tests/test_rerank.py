@@ -71,11 +71,12 @@ def test_relied_on_clauses_always_outrank_related_ones(assistant):
             ans = assistant.answer(question, pid)
             flags = [c.related for c in ans.citations]
             assert flags == sorted(flags), (question, pid, flags)  # relied on first, then related
-            relied = [c.score for c in ans.citations if not c.related]
+            # a list's items come with the clause relied on (qa.lists), whatever their own score
+            relied = [c.score for c in ans.citations if not c.related and not c.listed]
             related = [c.score for c in ans.citations if c.related]
             if relied and related:
                 assert min(relied) >= max(related), (question, pid)
-            assert all(c.score >= assistant.bar for c in ans.citations if not c.related)
+            assert all(s >= assistant.bar for s in relied)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,7 @@ def long_policy(tmp_path_factory, embedder):
     return Assistant(store, embedder)
 
 
+@needs_model
 def test_a_question_a_long_policy_is_silent_on_is_refused(long_policy):
     # nothing in it on genetic data or on moving data to China (grep: no "genetic", "DNA", "China")
     for question in ("Do you collect my DNA or genetic information?", "Is my data sent to China?"):
