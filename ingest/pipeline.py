@@ -38,8 +38,10 @@ def fingerprint(model: str, backend: str) -> dict:
     return {"model": runtime_name(model, backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
-def open_store(path: Path, model: str, backend: str) -> Store:
-    return Store(path, fingerprint(model, backend))
+def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0) -> Store:
+    """The store at `path` for this model; the model is loaded only if the store must heal."""
+    return Store(path, fingerprint(model, backend), lock_timeout=lock_timeout,
+                 embedder=lambda: get_embedder(model, backend))
 
 
 def expand(paths: list[Path]) -> tuple[list[tuple[Path, Path | None]], list[dict]]:
@@ -114,6 +116,7 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
             if rec.path and Path(rec.path).parent == folder and pid not in seen:
                 store.remove(pid)
                 report.removed.append(pid)
+    store.tidy()  # what a killed run left behind
     report.units = sum(r.units for r in store.policies().values())
     return report
 

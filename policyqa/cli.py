@@ -45,7 +45,7 @@ def ingest(paths, store, as_json, rebuild):
     from ingest.pipeline import ingest_paths, open_store, progress_bar
 
     s = get_settings()
-    st = open_store(_store_path(store), s.model, s.backend)
+    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout)
     try:
         if rebuild:
             st.reset()

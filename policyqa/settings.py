@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     frame_ancestors: str = Field(default="*",
                                  description="Origins allowed to frame the widget (CSP frame-ancestors), space separated.")
     queue_concurrency: int = Field(default=8, description="Gradio queue: answers computed at once.")
+    store_lock_timeout: float = Field(default=60.0, description=(
+        "Seconds a process waits for another one using the store (an ingest, a server reloading "
+        "what changed) before giving up with a 'store busy' error."))
 
 
 @lru_cache(maxsize=1)

@@ -132,12 +132,3 @@ def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_co
         other.rows()
     with pytest.raises(StoreMismatch, match="multilingual-e5-small"):
         ingest_paths([corpus_copy], other)
-
-
-def test_one_writer_at_a_time(tmp_path):
-    store = new_store(tmp_path / "store")
-    with store.writing():
-        other = new_store(tmp_path / "store")
-        with pytest.raises(StoreMismatch, match="Another process is writing"):
-            with other.writing():
-                pass

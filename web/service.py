@@ -45,7 +45,7 @@ def _progress(label: str):
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
     ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
-    store = open_store(settings.store, settings.model, settings.backend)
+    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
     stale = store.stale_reason()
     if store.exists() and not stale:
         log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
@@ -169,5 +169,6 @@ class WebService:
                 raise
             for f in aside:
                 f.unlink(missing_ok=True)
+        self.assistant.refresh()  # answers see the new version from the next question on
         log.info("upload: %s %s", "replaced" if report.updated else "added", pid)
         return report
