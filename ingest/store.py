@@ -8,7 +8,8 @@ Layout of a store directory:
                     is text[start:end], so quotes are verbatim by construction) and its units'
                     places (`ID@VERSION.units.json`): with the model, all it takes to rebuild
                     the vector index
-    .writer.lock    the lock every use of chroma/ holds, and a token of the process that took it last
+    .writer.lock    the lock every use of chroma/ holds; the token of the process that took it last,
+                    "busy" or "done"
 
 A policy version is a hash of its normalised text. Every unit row carries its version, and
 readers only see units whose version the catalog names as active. An update writes the new
@@ -17,11 +18,14 @@ rows: a failure or a kill at any step before the flip leaves the old version sea
 
 Crash safety: Chroma rewrites its HNSW index files in place, so a process killed at the wrong
 instant leaves an index that no later process can read ("Failed to apply logs to the hnsw
-segment writer"). Every use of Chroma here goes through `_use`: a failure reopens the client
-and retries, and if it still fails the collection is rebuilt from the active versions' texts
-and unit files (`_heal`), so no policy is lost. A row count that disagrees with the catalog
-counts as broken too, and rows that no active version names (a killed update's) are deleted
-by `tidy`.
+segment writer"), and that can even crash the reader (a segfault in Chroma's native code). A
+process marks the lock file "busy" while it uses Chroma and "done" after; the next process to
+find "busy" knows its predecessor was killed, and has a child process read the whole index
+first (`_survived_crash`). If that child fails, or if Chroma fails here (after a reopen and a
+retry, see `_use`), Chroma's directory is deleted and rebuilt from the active versions' texts
+and unit files, their units embedded again (`_heal`): no policy is lost. A row count that
+disagrees with the unit files counts as broken too, and rows that no active version names (a
+killed update's) are deleted by `tidy`.
 
 Several processes: Chroma's directory is not safe for concurrent use, and a client does not see
 another process's writes (its in-memory index goes stale: "Error finding id"). Every use of
@@ -39,6 +43,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -172,6 +177,13 @@ def _directory(path: Path) -> _Directory:
         if key not in _DIRECTORIES:
             _DIRECTORIES[key] = _Directory(key)
         return _DIRECTORIES[key]
+
+
+def _mark(fh, text: str) -> None:
+    fh.seek(0)
+    fh.truncate()
+    fh.write(text)
+    fh.flush()
 
 
 def _write_atomic(path: Path, data: str, sync: bool = False) -> None:
@@ -308,22 +320,24 @@ class Store:
                                 "finished, or wait longer with POLICYQA_STORE_LOCK_TIMEOUT.") from None
                         time.sleep(0.02)
                 fh.seek(0)
-                if fh.read() != d.token:
+                found, _, state = fh.read().rpartition(" ")
+                if found != d.token:
                     self._close_client()
-                # our token goes in before anything is touched: if this process is killed while it
-                # holds the lock, the next one still sees that someone else has been here
+                # our token goes in before anything is touched, marked busy until we are done: a
+                # process killed while it holds the lock leaves "busy" for the next one to find
                 d.token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
-                fh.seek(0)
-                fh.truncate()
-                fh.write(d.token)
-                fh.flush()
+                _mark(fh, f"{d.token} busy")
                 d.lock_file = fh
+            crashed = d.depth == 0 and state == "busy"
             d.depth += 1
             try:
+                if crashed and not self._survived_crash():
+                    self._heal()
                 yield
             finally:
                 d.depth -= 1
                 if d.depth == 0:
+                    _mark(d.lock_file, f"{d.token} done")
                     d.lock_file.close()  # releases the flock
                     d.lock_file = None
 
@@ -412,21 +426,34 @@ class Store:
                     self.path.name, len(catalog["policies"]), n, time.perf_counter() - t0)
 
     def _drop_collection(self) -> None:
-        """Delete the units collection; if Chroma cannot even do that, set its directory aside
-        (chroma.broken-TIME) and start a new one."""
-        from chromadb.errors import ChromaError
+        """Delete Chroma's directory: nothing in it is lost (the active versions are in texts/),
+        and no Chroma code has to read a damaged index to delete it."""
+        self._close_client()
+        shutil.rmtree(self.path / "chroma", ignore_errors=True)
 
-        self._close_client()
-        try:
-            self._collection()
-            self._dir.client.delete_collection(COLLECTION)
-        except (ChromaError, ValueError) as exc:
-            aside = self.path / f"chroma.broken-{int(time.time())}"
-            log.error("store %s: Chroma cannot drop its collection (%s); its directory is set aside as %s",
-                      self.path.name, exc, aside.name)
-            self._close_client()
-            (self.path / "chroma").rename(aside)
-        self._close_client()
+    def _survived_crash(self) -> bool:
+        """The last process to use the store was killed while it held it, so Chroma's index may
+        be half-written, and reading a half-written index can crash the reading process (a
+        segfault in Chroma's native code), not just raise. A child process reads it all first."""
+        if not (self.path / "chroma").exists():
+            return True
+        probe = ("import sys, chromadb\n"
+                 "from chromadb.config import Settings\n"
+                 "c = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))\n"
+                 f"names = [x.name for x in c.list_collections()]\n"
+                 f"col = c.get_collection({COLLECTION!r}) if {COLLECTION!r} in names else None\n"
+                 f"n = col.count() if col else 0\n"
+                 f"for s in range(0, n, {BATCH}):\n"
+                 f"    col.get(include=['embeddings', 'metadatas'], limit={BATCH}, offset=s)\n")
+        import subprocess
+        import sys
+
+        done = subprocess.run([sys.executable, "-c", probe, str(self.path / "chroma")], capture_output=True,
+                              timeout=max(60.0, self.lock_timeout))
+        if done.returncode:
+            log.warning("store %s: a process was killed while writing it, and its index no longer reads "
+                        "(probe exit code %s)", self.path.name, done.returncode)
+        return done.returncode == 0
 
     def _stored_units(self, policy: str, version: str) -> list[Unit]:
         """A version's units from its files. A store written before unit files existed has only
