@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from policyqa.settings import get_settings
+from policyqa.settings import get_settings, ingest_limits
 
 STORE_HELP = "Store directory (default: $POLICYQA_STORE or the user data dir)."
 
@@ -50,7 +50,7 @@ def ingest(paths, store, as_json, rebuild):
         if rebuild:
             st.reset()
         report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
-                              progress=progress_bar(not as_json))
+                              progress=progress_bar(not as_json), limits=ingest_limits(s))
     except StoreMismatch as exc:
         _fail(str(exc))
     if as_json:
@@ -62,6 +62,10 @@ def ingest(paths, store, as_json, rebuild):
         click.echo(f"{'failed':>9}: {len(report.failed)}")
         for f in report.failed:
             click.echo(f"           {f['error']}")
+        if report.skipped:
+            click.echo(f"{'skipped':>9}: {len(report.skipped)}")
+            for f in report.skipped:
+                click.echo(f"           {f['path']}: {f['reason']}")
         click.echo(f"{'units':>9}: {report.units} in the store, {report.embedded} embedded now")
     sys.exit(1 if report.failed else 0)
 

@@ -251,6 +251,7 @@ def test_upload_needs_the_admin_token(client):
     (".hidden.txt", b"We keep data.", 400, "Bad file name"),
     ("empty.txt", b"", 400, "empty"),
     ("binary.txt", bytes(range(256)) * 4, 422, "binary.txt"),
+    ("README.txt", b"We keep data.", 400, "README files are not policies"),
 ])
 def test_upload_checks_the_file(client, name, data, status, says):
     r = client.post("/api/policies", files={"file": (name, data, "application/octet-stream")},

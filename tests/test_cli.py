@@ -17,7 +17,7 @@ def store_dir(tmp_path_factory, embedder):
     result = CliRunner().invoke(cli, ["ingest", str(CORPUS), "--store", str(path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert sorted(report) == ["added", "embedded", "failed", "removed", "unchanged", "units", "updated"]
+    assert sorted(report) == ["added", "embedded", "failed", "removed", "skipped", "unchanged", "units", "updated"]
     assert len(report["added"]) == 5 and report["failed"] == [] and report["units"] > 150
     return path
 

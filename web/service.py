@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders import FORMATS
-from ingest.pipeline import IngestReport, ingest_paths, open_store
+from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, open_store
 from ingest.store import Store
-from policyqa.settings import Settings
+from policyqa.settings import Settings, ingest_limits
 from qa.service import Assistant
 from qa.types import Answer
 
 log = logging.getLogger("policyqa.web")
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -57,11 +56,11 @@ def prepare_store(settings: Settings) -> Store:
     t0 = time.perf_counter()
     log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
     report = ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
-                          progress=_progress("ingesting"))
+                          progress=_progress("ingesting"), limits=ingest_limits(settings))
     uploads = uploads_dir(settings)
     if uploads.is_dir() and any(uploads.iterdir()):
         up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
-                          progress=_progress("ingesting upload"))
+                          progress=_progress("ingesting upload"), limits=ingest_limits(settings))
         report.failed += up.failed
         report.units = up.units
     for f in report.failed:
@@ -144,10 +143,15 @@ class WebService:
         if suffix not in FORMATS:
             raise UploadError(f"Unsupported file type {suffix or '(none)'!r} in {name!r}; "
                               f"upload one of: {', '.join(sorted(FORMATS))}.", 415)
+        if is_skipped_name(name):
+            raise UploadError(f"{name!r} is a name folder ingestion skips (README files are not policies); "
+                              "rename the file: its name without extension becomes the policy id.")
         if not data:
             raise UploadError(f"{name} is empty.")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadError(f"{name} is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.", 413)
+        limit = self.settings.max_file_bytes
+        if len(data) > limit:
+            raise UploadError(f"{name} is {len(data):,} bytes; the limit is {limit:,} "
+                              "(POLICYQA_MAX_FILE_BYTES).", 413)
         folder = uploads_dir(self.settings)
         folder.mkdir(parents=True, exist_ok=True)
         pid = Path(name).stem
@@ -159,7 +163,7 @@ class WebService:
             try:
                 final.write_bytes(data)
                 report = ingest_paths([final], self.store, model=self.settings.model,
-                                      backend=self.settings.backend)
+                                      backend=self.settings.backend, limits=ingest_limits(self.settings))
                 if report.failed:
                     raise UploadError(report.failed[0]["error"].replace(str(folder) + "/", ""), 422)
             except BaseException:
