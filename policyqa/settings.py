@@ -53,6 +53,19 @@ class Settings(BaseSettings):
         "a file that takes longer is refused."))
     ingest_memory_mb: int = Field(default=1024, description=(
         "Memory (address space, MB) of the process that reads policy files; a file needing more is refused."))
+    rate_limit: float = Field(default=120, description=(
+        "Questions a minute each client address may ask through the REST API, the widget and the "
+        "chat/desk queue, on average; 0 turns the limit off. Over it: 429 with Retry-After."))
+    rate_burst: int = Field(default=20, description="Questions a client may ask at once before `rate_limit` applies.")
+    max_pending: int = Field(default=64, description=(
+        "REST answers computed or waiting at once; more get 429 with Retry-After instead of waiting."))
+    queue_max_size: int = Field(default=64, description=(
+        "Gradio queue (chat and desk): jobs waiting at most; more get 429 with Retry-After."))
+    body_timeout: float = Field(default=30.0, description=(
+        "Seconds a request body may stall before the request is answered 408 (half-open connections)."))
+    cors_origins: str = Field(default="", description=(
+        "Origins (space separated) whose pages may call the API and the app from a browser; "
+        "empty: none but the server's own."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

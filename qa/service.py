@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from ingest.embedding import Embedder, get_embedder, runtime_name
+from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank
 from qa.errors import QuestionError, UnknownPolicy
@@ -123,7 +124,9 @@ class Assistant:
         threading.Thread(target=run, name="policyqa-refresh", daemon=True).start()
 
     def check_question(self, question: str) -> str:
-        q = " ".join((question or "").split())
+        if question is not None and not isinstance(question, str):
+            raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+        q = " ".join(valid_text(question or "").split())
         if not q:
             raise QuestionError("The question is empty; ask something about a privacy policy.")
         if len(q) > self.max_question_chars:

@@ -95,7 +95,9 @@ def answer_html(ans: Answer, *, lines: int | None = None, cards: bool = True) ->
         if related:
             listing += ('<div class="pq-cites-title">Related clauses (they do not answer the question)</div>'
                         '<ol class="pq-cites">' + "".join(citation_card(c) for c in related) + "</ol>")
-    return f'<div class="pq-answer {kind}">{label}{body}{listing}</div>'
+    # one line, always: a blank line (say, in a policy name from an older store) would end the
+    # chat's HTML block and let its Markdown renderer read the rest (images, links) as Markdown
+    return f'<div class="pq-answer {kind}">{label}{body}{listing}</div>'.replace("\n", " ")
 
 
 def error_html(message: str) -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.errors import PolicyQAError
 from ingest.loaders import FORMATS
 from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, open_store
 from ingest.store import Store
@@ -24,12 +25,18 @@ log = logging.getLogger("policyqa.web")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-class UploadError(ValueError):
+class UploadError(PolicyQAError):
     """An upload was refused: uploads off, wrong token, bad file name or type, or it did not ingest."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case), else None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _progress(label: str):
@@ -129,7 +136,7 @@ class WebService:
             raise UploadError("Uploads are off: no admin token is configured. "
                               "Set POLICYQA_ADMIN_TOKEN and restart the server to turn them on.", 403)
         if not token or not hmac.compare_digest(token.encode(), self.settings.admin_token.encode()):
-            raise UploadError("Wrong or missing admin token.", 401)
+            raise UploadError("Wrong or missing admin token (send the header 'Authorization: Bearer <token>').", 401)
 
     def add_policy(self, filename: str, data: bytes, token: str | None) -> IngestReport:
         """Add or replace a policy from an uploaded file; its id is the file name without extension.

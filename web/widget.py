@@ -27,6 +27,11 @@ THEMES = ("auto", "light", "dark")
 # Pages we write ourselves run no inline script and load nothing from elsewhere.
 OWN_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                 "img-src 'self' data:; base-uri 'none'; form-action 'none'")
+# Gradio's pages (the chat and the desk) need inline script and style, and eval for the `js=`
+# handlers; they still load nothing from elsewhere (no remote image, however a name is written).
+APP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+           "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+           "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'")
 
 
 def frame_ancestors(setting: str) -> str | None:
@@ -52,9 +57,8 @@ def install_frame_headers(app: FastAPI, setting: str) -> None:
                 response.headers["content-security-policy"] = f"{csp}; {directive}" if csp else directive
         else:
             response.headers.setdefault("x-frame-options", "SAMEORIGIN")
-            csp = response.headers.get("content-security-policy")
-            response.headers["content-security-policy"] = (f"{csp}; frame-ancestors 'self'" if csp
-                                                           else "frame-ancestors 'self'")
+            csp = response.headers.get("content-security-policy") or APP_CSP
+            response.headers["content-security-policy"] = f"{csp}; frame-ancestors 'self'"
         response.headers.setdefault("x-content-type-options", "nosniff")
         response.headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
         return response
@@ -96,7 +100,7 @@ def router(svc: WebService) -> APIRouter:
         try:
             rec = svc.store.policy(policy)
         except UnknownPolicy as exc:
-            return not_found_page(str(exc).strip("'\""))
+            return not_found_page(str(exc))
         return HTMLResponse(widget_page(rec, theme if theme in THEMES else "auto"),
                             headers={"content-security-policy": OWN_PAGE_CSP})
 
@@ -113,7 +117,7 @@ def router(svc: WebService) -> APIRouter:
             rec = svc.store.policy(policy)
             text = svc.store.text(policy)
         except UnknownPolicy as exc:
-            return not_found_page(str(exc).strip("'\""))
+            return not_found_page(str(exc))
         return HTMLResponse(policy_page(rec, text, start, end),
                             headers={"content-security-policy": OWN_PAGE_CSP})
 
