@@ -204,3 +204,26 @@ def test_a_store_from_before_unit_files_gets_them(tmp_path, embedder):
     later = new_store(tmp_path / "store")
     assert sorted(later.rows()) == SEEDS
     assert len(list((tmp_path / "store" / "texts").glob("*.units.json"))) == 5
+
+
+def test_a_catalog_change_reloads_only_what_changed_off_the_answering_path(tmp_path, embedder):
+    folder = tmp_path / "policies"
+    shutil.copytree(CORPUS, folder)
+    store = new_store(tmp_path / "store")
+    ingest_paths([folder], store, embedder)
+    assistant = Assistant(store, embedder)
+    before = assistant.indexes()
+    f = folder / "product-image-gen.txt"
+    f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway."))
+    (folder / "extra.txt").write_text(synthetic_policy(3, 30), "utf-8")
+    assert sorted(ingest_paths([folder], store, embedder).added) == ["extra"]
+    # the next answer does not wait for the reload: it is served from the indexes it had
+    assert assistant.indexes() is before
+    deadline = time.monotonic() + 60
+    while assistant.indexes() is before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = assistant.indexes()
+    assert sorted(after) == sorted([*before, "extra"])
+    assert after["product-image-gen"] is not before["product-image-gen"]
+    assert all(after[p] is before[p] for p in before if p != "product-image-gen")  # not rebuilt
+    assert any("Norway" in c.quote for c in assistant.answer("Where is my data processed?", "product-image-gen").citations)
