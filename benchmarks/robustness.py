@@ -129,10 +129,11 @@ class Server:
         return code
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB; 0 once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except FileNotFoundError:
         pass
@@ -384,7 +385,7 @@ def campaign_files(tmp: Path, args):
             pass
         slowest = max(slowest, (time.perf_counter() - t, f.name))
         if reader._proc is not None:
-            hwm = max(hwm, _hwm(reader._proc.pid))
+            hwm = max(hwm, rss_mb(reader._proc.pid, "VmHWM"))
     reader.close()
     lost = check_policies(store)
     row("files", f"files: {n}, a link out, a pipe", "", f"{len(report.get('failed', []))} refused, "
@@ -420,7 +421,7 @@ def _read_watched(f: Path, limits) -> tuple[float, float, str]:
     def watch():
         while not stop.is_set():
             if reader._proc is not None:
-                peak[0] = max(peak[0], _hwm(reader._proc.pid))
+                peak[0] = max(peak[0], rss_mb(reader._proc.pid, "VmHWM"))
             time.sleep(0.05)
     threading.Thread(target=watch, daemon=True).start()
     t = time.perf_counter()
@@ -435,16 +436,6 @@ def _read_watched(f: Path, limits) -> tuple[float, float, str]:
     stop.set()
     reader.close()
     return took, peak[0], what
-
-
-def _hwm(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return 0.0
 
 
 def check_policies(store: Path, ids=None) -> int:

@@ -32,7 +32,7 @@ def pdf(pages: list[bytes], compress: bool = True) -> bytes:
 def text_ops(lines: list[str]) -> bytes:
     body = " ".join("(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*"
                     for s in lines)
-    return f"BT /F1 12 Tf 14 TL 72 720 Td {body} ET".encode("latin-1")
+    return f"BT /F1 12 Tf 14 TL 72 720 Td {body} ET".encode()
 
 
 def pdf_bomb(lines: int = 300_000) -> bytes:
