@@ -132,5 +132,9 @@ def chat(client, question: str, policy: str = "", fn_index: int = 0, trigger_id:
                 out = msg.get("output", {})
                 if not msg.get("success", True) or "error" in out:
                     return 500, str(out.get("error"))
-                return 200, out["data"][1][-1]["content"][0]["text"]
+                history = (out.get("data") or [None, None])[1]
+                if not isinstance(history, list) or not history:  # nothing was asked (an empty question)
+                    return 200, ""
+                content = history[-1]["content"]
+                return 200, content if isinstance(content, str) else content[0]["text"]
     return 0, "the event stream ended without an answer"

@@ -2,7 +2,8 @@
 
 - Body size: a body over its route's limit is refused with 413, by its Content-Length before
   anything is read, or once the bytes actually read pass the limit (a chunked body has no
-  length). JSON bodies: 256 KB; uploads: the file cap plus the form's overhead.
+  length). JSON bodies: 256 KB; a chat or desk job (it carries the conversation so far): 4 MB;
+  uploads: the file cap plus the form's overhead.
 - Body time: a body that stops arriving for `body_timeout` seconds gets 408 (a half-open or
   very slow client does not hold a worker).
 - Rate: each client address has a token bucket over the endpoints that compute answers (the
@@ -25,6 +26,7 @@ import time
 log = logging.getLogger("policyqa.web")
 
 JSON_BODY_BYTES = 256 * 1024
+QUEUE_BODY_BYTES = 4 * 1024 * 1024  # a chat job carries the conversation so far, answers' HTML included
 FORM_OVERHEAD = 64 * 1024
 REFUSAL_PAUSE = 0.2  # seconds before a 429 goes out
 ANSWERS = re.compile(r"^/api/ask/?$|^/api/widget/[^/]+/ask/?$")
@@ -88,7 +90,7 @@ class Guard:
     def body_limit(self, path: str) -> int:
         if path.startswith("/api/policies") or GRADIO_UPLOAD.match(path):
             return self.max_file_bytes + FORM_OVERHEAD
-        return JSON_BODY_BYTES
+        return QUEUE_BODY_BYTES if QUEUE_JOIN.match(path) else JSON_BODY_BYTES
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
