@@ -131,9 +131,11 @@ def read_file(path: Path, limits: Limits) -> tuple[Document, list[Unit]]:
 
 
 def main(memory_mb: int) -> None:
+    import logging
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2 ** 20, memory_mb * 2 ** 20))
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found": the report says it once
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
     inp = sys.stdin.buffer
