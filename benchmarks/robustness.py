@@ -482,9 +482,12 @@ def campaign_kills(tmp: Path, args):
             continue
         snapshot = tmp / "kill-copy"
         shutil.rmtree(snapshot, ignore_errors=True)
-        shutil.copytree(store / "chroma", snapshot)  # Chroma alone, on a copy: the baseline
-        raw = subprocess.run([sys.executable, "-c", RAW_READ, str(snapshot)], capture_output=True, timeout=300)
-        raw_broken += raw.returncode != 0
+        if (store / "chroma").is_dir():  # Chroma alone, on a copy: the baseline
+            shutil.copytree(store / "chroma", snapshot)
+            raw = subprocess.run([sys.executable, "-c", RAW_READ, str(snapshot)], capture_output=True, timeout=300)
+            raw_broken += raw.returncode != 0
+        else:  # killed while a heal had deleted the index and not yet rebuilt it: no index at all
+            raw_broken += 1
         lost = check_policies(store, ids)
         lost_total += lost
         broken_after += lost > 0
