@@ -7,8 +7,9 @@
 - Body time: a body that stops arriving for `body_timeout` seconds gets 408 (a half-open or
   very slow client does not hold a worker).
 - Rate: each client address has a token bucket over the endpoints that compute answers (the
-  REST and widget questions, the chat and desk's queue); over it, 429 with Retry-After. The
-  refusal is sent after a short pause, so a flood costs the flooder more than the server.
+  REST and widget questions, the chat and desk's queue); over it, 429 with Retry-After. An
+  address's refusals go out one at a time, REFUSAL_PAUSE apart, so a flood from any number of
+  connections costs the server a few cheap refusals a second and its flooder the waiting.
 - Work in flight: over `max_pending` REST answers at once, 429 with Retry-After; the Gradio
   queue's own bound (its "queue is full" 503) is sent as 429 with Retry-After too.
 - Uploads through Gradio's file route are refused while uploads are off.
@@ -86,6 +87,15 @@ class Guard:
         self.per_minute, self.burst = per_minute, burst
         self.max_pending, self.pending = max_pending, 0
         self.body_timeout = body_timeout
+        self._gates: dict[str, asyncio.Lock] = {}
+
+    def _gate(self, scope) -> asyncio.Lock:
+        """The lock that paces one address's refusals: a flood from many connections costs the
+        server a refusal every REFUSAL_PAUSE seconds, however many connections wait on it."""
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if len(self._gates) > 10_000:
+            self._gates = {c: g for c, g in self._gates.items() if g.locked()}
+        return self._gates.setdefault(client, asyncio.Lock())
 
     def body_limit(self, path: str) -> int:
         if path.startswith("/api/policies") or GRADIO_UPLOAD.match(path):
@@ -105,8 +115,9 @@ class Guard:
             refuse = self._over_length(scope, self.body_limit(path))
         if refuse:
             status, message, headers = refuse
-            if status == 429:
-                await asyncio.sleep(REFUSAL_PAUSE)
+            if status == 429:  # refusals to one address go out one at a time, a pause apart
+                async with self._gate(scope):
+                    await asyncio.sleep(REFUSAL_PAUSE)
             for msg in _json(status, message, headers):
                 await send(msg)
             return
