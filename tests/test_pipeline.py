@@ -197,3 +197,22 @@ def test_one_unreadable_policy_does_not_hide_the_others(tmp_path, corpus_copy, e
     assert "figure-gen" in later.unreadable
     ans = Assistant(later, embedder).answer("Is my data sent to China?")
     assert ans.citations and "figure-gen" not in {c.policy for c in ans.citations}
+
+
+def test_a_file_over_the_memory_bound_is_refused_and_the_reader_recovers(tmp_path):
+    from hostile import many_paragraphs_html
+    from ingest.errors import LimitExceeded
+    from ingest.types import Limits
+    from ingest.worker import FileReader
+
+    (tmp_path / "wide.html").write_bytes(many_paragraphs_html(100_000))  # parsing it takes ~150 MB
+    (tmp_path / "small.md").write_text("# Privacy\n\nWe never sell your data.\n")
+    reader = FileReader(Limits(memory_mb=120, chars=10_000_000, units=1_000_000))
+    try:
+        with pytest.raises(LimitExceeded, match="needs more than 120 MB of memory, the limit; raise it with "
+                                                "POLICYQA_INGEST_MEMORY_MB"):
+            reader.read(tmp_path / "wide.html")
+        doc, units = reader.read(tmp_path / "small.md")  # a new reader process took over
+        assert [u.text for u in units] == ["Privacy", "We never sell your data."]
+    finally:
+        reader.close()
