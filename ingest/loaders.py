@@ -10,40 +10,65 @@ import io
 import re
 from pathlib import Path
 
-from .errors import IngestError
+from .errors import IngestError, LimitExceeded
 from .normalize import BULLET_RE, clean_chars, is_i18n_key, normalize
-from .types import Document
+from .types import Document, Limits
 
 FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
            ".html": "html", ".htm": "html", ".pdf": "pdf"}
 
 Block = tuple[str, int]  # (one line of text, heading level; 0 = not a heading)
+MAX_HTML_DEPTH = 200  # elements nested deeper than this are refused (real pages stay under 50)
 
 
-def load(path: Path) -> Document:
-    """Load one policy; its id is the file name without extension."""
-    path = Path(path)
+def over(path: Path | str, found: int | str, limit: int, noun: str, setting: str) -> LimitExceeded:
+    """"acme.pdf: 612 pages, over the limit of 500 pages; raise it with POLICYQA_MAX_PAGES ..." """
+    found = f"{found:,}" if isinstance(found, int) else found
+    return LimitExceeded(f"{path}: {found} {noun}, over the limit of {limit:,}; raise it with {setting} "
+                         "if this file really is a policy")
+
+
+def check_chars(path: Path, text: str, limits: Limits) -> None:
+    if len(text) > limits.chars:
+        raise over(path, len(text), limits.chars, "characters of text", "POLICYQA_MAX_CHARS")
+
+
+def load(path: Path, limits: Limits | None = None) -> Document:
+    """Load one policy; its id is the file name without extension. `limits` caps the file's
+    size, pages and characters (checked as early as each can be)."""
+    path, limits = Path(path), limits or Limits()
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         supported = ", ".join(sorted(FORMATS))
         raise IngestError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
                           f"supported: {supported}")
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > limits.file_bytes:
+            raise over(path, size, limits.file_bytes, "bytes", "POLICYQA_MAX_FILE_BYTES")
+        with open(path, "rb") as fh:  # no more than the limit, even if the file grows meanwhile
+            data = fh.read(min(size, limits.file_bytes) + 1)
+            if len(data) > size:
+                data += fh.read(limits.file_bytes + 1 - len(data))
     except OSError as e:
         raise IngestError(f"{path}: cannot read file ({e.strerror or e})") from e
+    if len(data) > limits.file_bytes:
+        raise over(path, f"more than {limits.file_bytes:,}", limits.file_bytes, "bytes", "POLICYQA_MAX_FILE_BYTES")
     if not data.strip():
         raise IngestError(f"{path}: empty file (no text at all)")
     if fmt == "pdf":
-        return load_pdf(path, data)
+        return load_pdf(path, data, limits)
     raw = decode_text(path, data)
     if fmt == "md":
+        check_chars(path, raw, limits)
         text, headings, title = assemble(markdown_blocks(raw))
     elif fmt == "html":
-        blocks, title = html_blocks(raw)
+        blocks, title = html_blocks(raw, path)
+        check_chars(path, "\n".join(b for b, _ in blocks), limits)
         text, headings, first = assemble(blocks)
         title = title or first
     else:
+        check_chars(path, raw, limits)
         text, headings, title = normalize(raw), (), ""
     if not text.strip():
         raise IngestError(f"{path}: no readable text after cleaning (only markup or debris)")
@@ -52,13 +77,18 @@ def load(path: Path) -> Document:
 
 
 def decode_text(path: Path, data: bytes) -> str:
-    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused, not guessed."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as e:
-            raise IngestError(f"{path}: not valid UTF-16 text despite its byte-order mark "
-                              f"(offset {e.start})") from e
+    """UTF-8 (with or without BOM) or BOM-marked UTF-16 or UTF-32; anything else is refused, not
+    guessed."""
+    # UTF-32's little-endian mark begins with UTF-16's: it is tried first
+    for boms, codec in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),
+                        ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16")):
+        if data.startswith(boms):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as e:
+                raise IngestError(f"{path}: not valid {codec.upper()} text despite its byte-order mark "
+                                  f"(offset {e.start})") from e
+            break
     else:
         if b"\x00" in data:
             raise IngestError(f"{path}: binary file (contains NUL bytes), not a text policy")
@@ -172,11 +202,15 @@ _BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "tabl
 _HEADING_TAGS = {f"h{i}": i for i in range(1, 7)}
 
 
-def html_blocks(raw: str) -> tuple[list[Block], str]:
+def html_blocks(raw: str, path: Path | str = "") -> tuple[list[Block], str]:
     """Visible text of an HTML page as blocks, site chrome and code removed; plus <title>."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(raw, "html.parser")
+    deepest = _depth(soup)
+    if deepest > MAX_HTML_DEPTH:
+        raise IngestError(f"{path}: HTML nested {deepest} elements deep; policies are read up to "
+                          f"{MAX_HTML_DEPTH} (is the markup broken, e.g. unclosed tags?)")
     title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     for tag in soup(_DROP_TAGS):
         tag.decompose()
@@ -188,6 +222,16 @@ def html_blocks(raw: str) -> tuple[list[Block], str]:
     blocks: list[Block] = []
     _walk(soup.body or soup, blocks, [])
     return blocks, title
+
+
+def _depth(root) -> int:
+    """How deep elements nest below `root` (iteratively: the page may be nested thousands deep)."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in node.contents if hasattr(child, "contents"))
+    return deepest
 
 
 def _is_chrome(tag) -> bool:
@@ -234,9 +278,9 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s
 _NUMBERED_START = re.compile(r"^\d+(?:\.\d+)*\.?\s")
 
 
-def load_pdf(path: Path, data: bytes) -> Document:
+def load_pdf(path: Path, data: bytes, limits: Limits | None = None) -> Document:
     """Text of every page, de-hyphenated and unwrapped; `pages` maps offsets to page numbers."""
-    pages = pdf_page_texts(path, data)
+    pages = pdf_page_texts(path, data, limits or Limits())
     if not any(p.strip() for p in pages):
         raise IngestError(f"{path}: scanned PDF? no extractable text on any of {len(pages)} "
                           f"pages; run OCR on it first")
@@ -253,16 +297,30 @@ def load_pdf(path: Path, data: bytes) -> Document:
                     pages=tuple(spans))
 
 
-def pdf_page_texts(path: Path, data: bytes) -> list[str]:
-    """Raw extracted text per page; corrupt and password-protected files become IngestErrors."""
+def pdf_page_texts(path: Path, data: bytes, limits: Limits | None = None) -> list[str]:
+    """Raw extracted text per page; corrupt and password-protected files become IngestErrors,
+    and so does a PDF over the page or character limit (stopped as soon as it is over)."""
     from pypdf import PdfReader
 
+    limits = limits or Limits()
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _decrypts_with_empty_password(reader):
             raise IngestError(f"{path}: encrypted PDF (needs a password); "
                               f"save an unencrypted copy and ingest that")
-        return [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > limits.pages:
+            raise over(path, len(reader.pages), limits.pages, "pages", "POLICYQA_MAX_PAGES")
+        chars, out = 0, []
+
+        def count(text, *_):  # called for every piece of text as it is extracted
+            nonlocal chars
+            chars += len(text)
+            if chars > limits.chars:
+                raise over(path, f"more than {limits.chars:,}", limits.chars, "characters of text",
+                           "POLICYQA_MAX_CHARS")
+        for page in reader.pages:
+            out.append(page.extract_text(visitor_text=count) or "")
+        return out
     except IngestError:
         raise
     except Exception as e:  # pypdf raises many types for broken files

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import IngestError
+from .normalize import valid_text
 from .types import Document, PolicyMeta
 
 MANIFEST = "manifest.json"
@@ -104,9 +105,12 @@ def policy_meta(doc: Document, manifest: dict) -> PolicyMeta:
     """
     entry = dict(_entry(doc.policy, manifest or {}))
     known = {"name", "last_updated", "language", "source"}
+    name = entry.get("name")
+    # a name is one line of plain text wherever it is shown (a manifest's may hold blank lines and markdown)
+    name = " ".join(valid_text(str(name)).split()) if name else ""
     return PolicyMeta(
         policy=doc.policy,
-        name=entry.get("name") or find_name(doc) or prettify_id(doc.policy),
+        name=name or find_name(doc) or prettify_id(doc.policy),
         last_updated=entry.get("last_updated") or extract_last_updated(doc.text),
         language=entry.get("language") or guess_language(doc.text),
         source=entry.get("source") or doc.source,

@@ -20,6 +20,7 @@ _NAV_WORDS = {"home", "legal", "menu", "back", "skip to content", "skip to main 
 _CRUMB = re.compile(r"^[^\s/>›»|.]{1,20}(?:\s*[/>›»|]\s*[^/>›»|.]{1,30}){1,4}$")
 _SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # NUL and the other C0 controls a text never means
 _TERMINAL = tuple(".!?。！？:;")
 
 
@@ -34,11 +35,23 @@ def normalize(text: str) -> str:
     return collapse_blank_lines(lines)
 
 
+def valid_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD: what a JSON "\\ud800" or an undecodable
+    byte in a command-line argument becomes in Python, and what no encoder, tokenizer or page
+    accepts. Text from any source passes through this before anything else reads it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:  # pairs written as two code points are joined, lone halves replaced
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def clean_chars(text: str) -> str:
-    """NFC, Unix newlines, ordinary spaces; invisible characters and soft hyphens removed."""
-    text = unicodedata.normalize("NFC", text)
+    """Valid Unicode in NFC, Unix newlines, ordinary spaces; invisible characters, soft hyphens
+    and control characters (a PDF's NULs) removed."""
+    text = unicodedata.normalize("NFC", valid_text(text))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
-    text = _INVISIBLE.sub("", text)
+    text = _CONTROLS.sub("", _INVISIBLE.sub("", text))
     text = _SPACES.sub(" ", text)
     return "\n".join(re.sub(r" {2,}", " ", line).rstrip() for line in text.split("\n"))
 

@@ -4,23 +4,49 @@ Layout of a store directory:
     chroma/         ChromaDB PersistentClient data: one collection of units (id, vector, and
                     metadata: policy, version, and the unit's place: order, offsets, section...)
     catalog.json    fingerprint, and for each policy its metadata and *active version*
-    texts/          the normalised text of each active policy version; a unit's text is
-                    text[start:end] of its version, so quotes are verbatim by construction
+    texts/          for each policy version, its normalised text (`ID@VERSION.txt`; a unit's text
+                    is text[start:end], so quotes are verbatim by construction) and its units'
+                    places (`ID@VERSION.units.json`): with the model, all it takes to rebuild
+                    the vector index
+    .writer.lock    the lock every use of chroma/ holds; the token of the process that took it last,
+                    "busy" or "done"
 
 A policy version is a hash of its normalised text. Every unit row carries its version, and
-readers only see units whose version the catalog names as active. An update therefore adds the
-new version's rows, then flips the catalog in one atomic rename, then deletes the old rows: a
-failure at any step before the flip leaves the old version searchable.
+readers only see units whose version the catalog names as active. An update writes the new
+version's files and rows, then flips the catalog in one atomic rename, then deletes the old
+rows: a failure or a kill at any step before the flip leaves the old version searchable.
 
-Only this module imports chromadb. One writer process at a time (an advisory file lock).
+Crash safety: Chroma rewrites its HNSW index files in place, so a process killed at the wrong
+instant leaves an index that no later process can read ("Failed to apply logs to the hnsw
+segment writer"), and that can even crash the reader (a segfault in Chroma's native code). A
+process marks the lock file "busy" while it uses Chroma and "done" after; the next process to
+find "busy" knows its predecessor was killed, and has a child process read the whole index
+first (`_survived_crash`). If that child fails, or if Chroma fails here (after a reopen and a
+retry, see `_use`), Chroma's directory is deleted and rebuilt from the active versions' texts
+and unit files, their units embedded again (`_heal`): no policy is lost. A row count that
+disagrees with the unit files counts as broken too, and rows that no active version names (a
+killed update's) are deleted by `tidy`.
+
+Several processes: Chroma's directory is not safe for concurrent use, and a client does not see
+another process's writes (its in-memory index goes stale: "Error finding id"). Every use of
+chroma/ by any process holds one file lock (flock, waited for up to `lock_timeout` seconds) and
+first writes its own token into the lock file; a process that finds a token not its own there
+reopens its client before touching anything. The catalog and the text files are read without the lock: they are
+only ever replaced by atomic renames.
+
+Only this module imports chromadb.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import shutil
 import threading
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +54,13 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.errors import StoreMismatch, UnknownPolicy
-from ingest.types import PolicyMeta, Unit
+from ingest.errors import StoreBusy, StoreMismatch, UnknownPolicy
+from ingest.types import Document, PolicyMeta, Unit
 
 SCHEMA = 2  # 2: unit text read from texts/ (not stored twice), unit fields packed in one key
 COLLECTION = "units"
+BATCH = 5000  # rows per Chroma call: a call's SQL takes a variable per row, and SQLite allows 32,766
+log = logging.getLogger(__name__)
 
 
 def text_version(text: str) -> str:
@@ -71,6 +99,7 @@ class UnitRows:
     units: list[Unit]
     ids: list[str]
     vectors: np.ndarray  # (n, dim), L2-normalised
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +149,72 @@ class _ChromaEmbedding:
         return self(input)
 
 
+class _Damaged(Exception):
+    """Chroma answered, but not what the catalog says it holds (rows missing after a crash)."""
+
+
+class _Directory:
+    """What every Store on one directory shares in this process: the Chroma client (Chroma keeps
+    one per path per process anyway) and the lock around every use of chroma/."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.RLock()  # threads of this process, re-entrant
+        self.depth = 0  # nesting of _chroma() in the thread that holds `lock`
+        self.lock_file = None  # open while this process holds the file lock
+        self.client = None
+        self.collection = None
+        self.token = None  # what this process last wrote into the lock file
+
+
+_DIRECTORIES: dict[Path, _Directory] = {}
+_DIRECTORIES_LOCK = threading.Lock()
+
+
+def _directory(path: Path) -> _Directory:
+    key = Path(os.path.abspath(path))
+    with _DIRECTORIES_LOCK:
+        if key not in _DIRECTORIES:
+            _DIRECTORIES[key] = _Directory(key)
+        return _DIRECTORIES[key]
+
+
+def _mark(fh, text: str) -> None:
+    fh.seek(0)
+    fh.truncate()
+    fh.write(text)
+    fh.flush()
+
+
+def _write_atomic(path: Path, data: str, sync: bool = False) -> None:
+    """Write a file so that a reader (or a crash) sees the old content or the new, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(data)
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 class Store:
-    def __init__(self, path: Path | str, fingerprint: dict):
+    def __init__(self, path: Path | str, fingerprint: dict, *, lock_timeout: float = 60.0,
+                 embedder: Callable[[], object] | None = None):
+        """`embedder` returns the Embedder that made this store's vectors: it is needed only to
+        rebuild a damaged index (`_heal`). `lock_timeout`: seconds to wait for another process."""
         self.path = Path(path)
         self.fingerprint = fingerprint
-        self._client = None
-        self._collection = None
-        self._lock = threading.RLock()
+        self.lock_timeout = lock_timeout
+        self._embedder = embedder
+        self._dir = _directory(self.path)
+        self._rows_lock = threading.Lock()
         self._rows: dict[str, UnitRows] = {}
         self._rows_key = None
+        self._snapshot: tuple[dict, dict] = ({}, {})
         self._records: dict[str, PolicyRecord] = {}
         self._records_key = None
+        self.unreadable: dict[str, str] = {}  # policy -> why its rows could not be read
+        self.heals = 0  # how many times this object rebuilt the vector index
 
     # ----------------------------------------------------------------- catalog
     @property
@@ -144,9 +228,8 @@ class Store:
             return {"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}}
 
     def _write_catalog(self, catalog: dict) -> None:
-        tmp = self.catalog_path.with_name(f"catalog.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(catalog, ensure_ascii=False, indent=1), "utf-8")
-        os.replace(tmp, self.catalog_path)  # the one atomic step that makes a version live
+        # the one atomic step that makes a version live
+        _write_atomic(self.catalog_path, json.dumps(catalog, ensure_ascii=False, indent=1), sync=True)
 
     def exists(self) -> bool:
         return self.catalog_path.exists()
@@ -169,7 +252,7 @@ class Store:
                 f"The store at {self.path} was built differently ({reason}). "
                 f"Rebuild it: policyqa ingest <your policies> --store {self.path} --rebuild")
 
-    def _catalog_key(self) -> tuple | None:
+    def catalog_key(self) -> tuple | None:
         """Changes whenever the catalog is rewritten (each write is a rename: a new inode)."""
         try:
             st = self.catalog_path.stat()
@@ -179,14 +262,15 @@ class Store:
 
     def policies(self) -> dict[str, PolicyRecord]:
         """Every policy's record, parsed once per catalog write (answers ask on every question)."""
-        key = self._catalog_key()
+        key = self.catalog_key()
         if key is None or key != self._records_key:
-            self._records, self._records_key = self._parse_records(), key
+            self._records, self._records_key = self._parse_records(self._catalog()), key
         return dict(self._records)
 
-    def _parse_records(self) -> dict[str, PolicyRecord]:
+    @staticmethod
+    def _parse_records(catalog: dict) -> dict[str, PolicyRecord]:
         out = {}
-        for pid, rec in sorted(self._catalog()["policies"].items()):
+        for pid, rec in sorted(catalog["policies"].items()):
             fields = ("policy", "name", "last_updated", "language", "source")
             meta = PolicyMeta(**{k: rec["meta"][k] for k in fields},
                               extra={k: v for k, v in rec["meta"].items() if k not in fields})
@@ -203,63 +287,208 @@ class Store:
 
     def text(self, policy: str) -> str:
         rec = self.policy(policy)
-        return (self.path / "texts" / f"{policy}@{rec.version}.txt").read_text("utf-8")
+        return self._text_file(policy, rec.version).read_text("utf-8")
 
-    # ----------------------------------------------------------------- chroma
-    def open_in_background(self) -> threading.Thread | None:
-        """Import chromadb and open the collection on a thread (about a second), so a caller
-        can read and embed meanwhile; `collection()` waits for it through the lock. None when
-        the collection is already open."""
-        if self._collection is not None:
-            return None
+    def _text_file(self, policy: str, version: str) -> Path:
+        return self.path / "texts" / f"{policy}@{version}.txt"
 
-        def run():
+    def _units_file(self, policy: str, version: str) -> Path:
+        return self.path / "texts" / f"{policy}@{version}.units.json"
+
+    # ----------------------------------------------------------------- the lock and the client
+    @contextmanager
+    def _chroma(self):
+        """Hold the store: this process's threads and every other process wait (up to
+        `lock_timeout` s). On entry, if another process used Chroma since this one did, the
+        client is reopened: its in-memory view of the index would be stale."""
+        d = self._dir
+        with d.lock:
+            if d.depth == 0:
+                self.path.mkdir(parents=True, exist_ok=True)
+                fh = open(self.path / ".writer.lock", "a+", encoding="utf-8")
+                deadline = time.monotonic() + self.lock_timeout
+                while True:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            fh.close()
+                            raise StoreBusy(
+                                f"Another process has been using the store for over {self.lock_timeout:g} s "
+                                "(Chroma's directory takes one process at a time); try again when it has "
+                                "finished, or wait longer with POLICYQA_STORE_LOCK_TIMEOUT.") from None
+                        time.sleep(0.02)
+                fh.seek(0)
+                found, _, state = fh.read().rpartition(" ")
+                if found != d.token:
+                    self._close_client()
+                # our token goes in before anything is touched, marked busy until we are done: a
+                # process killed while it holds the lock leaves "busy" for the next one to find
+                d.token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+                _mark(fh, f"{d.token} busy")
+                d.lock_file = fh
+            crashed = d.depth == 0 and state == "busy"
+            d.depth += 1
             try:
-                self.collection()
-            except Exception:  # noqa: BLE001 - the caller's own collection() call reports it
+                if crashed and not self._survived_crash():
+                    self._heal()
+                yield
+            finally:
+                d.depth -= 1
+                if d.depth == 0:
+                    _mark(d.lock_file, f"{d.token} done")
+                    d.lock_file.close()  # releases the flock
+                    d.lock_file = None
+
+    writing = _chroma  # the writer's lock is the same lock
+
+    def _close_client(self) -> None:
+        d = self._dir
+        if d.client is not None:
+            try:
+                d.client.close()
+            except Exception:  # noqa: BLE001 - a broken client is being dropped anyway
                 pass
-        thread = threading.Thread(target=run, name="chroma-open", daemon=True)
+        d.client = d.collection = None
+
+    def _collection(self):
+        """The units collection, opened on first use (call inside `_chroma`)."""
+        d = self._dir
+        if d.collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            if d.client is None:
+                d.client = chromadb.PersistentClient(
+                    path=str(self.path / "chroma"),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+            d.collection = d.client.get_or_create_collection(
+                COLLECTION, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
+                configuration={"hnsw": {"space": "cosine"}}, metadata={"schema": SCHEMA})
+        return d.collection
+
+    def collection(self):
+        """The open collection, for inspection (tests). Every other use goes through `_use`."""
+        with self._chroma():
+            return self._collection()
+
+    def open_in_background(self) -> threading.Thread:
+        """Import chromadb on a thread (about a second), so a caller can read and embed
+        meanwhile. The collection itself is opened under the lock, when first used."""
+        thread = threading.Thread(target=__import__, args=("chromadb",), name="chroma-import", daemon=True)
         thread.start()
         return thread
 
-    def collection(self):
-        with self._lock:
-            if self._collection is None:
-                import chromadb
-                from chromadb.config import Settings as ChromaSettings
+    def _use(self, fn: Callable):
+        """fn(collection) under the lock. If Chroma fails, reopen the client and retry (another
+        process may have changed the index under it); if it fails again the index is damaged:
+        rebuild it from the stored versions and retry once more. fn must be safe to repeat."""
+        from chromadb.errors import ChromaError
 
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(
-                    path=str(self.path / "chroma"),
-                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
-                self._collection = self._client.get_or_create_collection(
-                    COLLECTION, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"schema": SCHEMA})
-            return self._collection
+        with self._chroma():
+            for attempt in ("first", "reopened", "healed"):
+                try:
+                    return fn(self._collection())
+                except (ChromaError, _Damaged) as exc:
+                    if attempt == "healed":
+                        raise
+                    log.warning("store %s: Chroma failed (%s); %s", self.path.name, exc,
+                                "reopening it" if attempt == "first" else "rebuilding the vector index")
+                    self._close_client()
+                    if attempt == "reopened":
+                        self._heal()
 
-    @contextmanager
-    def writing(self):
-        """Hold the store's writer lock (one writer process; threads serialised too)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path / ".writer.lock", "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StoreMismatch(f"Another process is writing to the store at {self.path}; "
-                                    "wait for it to finish (Chroma's directory takes one writer).") from None
-            yield
+    # ----------------------------------------------------------------- healing
+    def _heal(self) -> None:
+        """Rebuild the vector collection from the active versions' texts and unit files (their
+        vectors re-embedded), so a store whose index a crash damaged loses no policy."""
+        embedder = self._embedder() if self._embedder else None
+        if embedder is None:
+            raise StoreMismatch("The store's vector index is damaged and this process has no embedding "
+                                "model to rebuild it; run policyqa ingest with your policies to repair it.")
+        t0 = time.perf_counter()
+        self._drop_collection()
+        col = self._collection()
+        catalog, n = self._catalog(), 0
+        for pid, rec in catalog["policies"].items():
+            units = self._stored_units(pid, rec["version"])
+            contexts = {context_hash(u): u.context for u in units}
+            vectors = dict(zip(contexts, embedder.embed_passages(list(contexts.values())))) if contexts else {}
+            ids = [unit_id(u, rec["version"]) for u in units]
+            vecs = np.asarray([vectors[context_hash(u)] for u in units], dtype=np.float32)
+            metas = [_unit_meta(u, rec["version"]) for u in units]
+            for s in range(0, len(ids), BATCH):
+                col.upsert(ids=ids[s:s + BATCH], embeddings=vecs[s:s + BATCH], metadatas=metas[s:s + BATCH])
+            n += len(units)
+        self.heals += 1
+        log.warning("store %s: vector index rebuilt from %d policies (%d units) in %.1f s",
+                    self.path.name, len(catalog["policies"]), n, time.perf_counter() - t0)
 
+    def _drop_collection(self) -> None:
+        """Delete Chroma's directory: nothing in it is lost (the active versions are in texts/),
+        and no Chroma code has to read a damaged index to delete it."""
+        self._close_client()
+        shutil.rmtree(self.path / "chroma", ignore_errors=True)
+
+    def _survived_crash(self) -> bool:
+        """The last process to use the store was killed while it held it, so Chroma's index may
+        be half-written, and reading a half-written index can crash the reading process (a
+        segfault in Chroma's native code), not just raise. A child process reads it all first."""
+        if not (self.path / "chroma").exists():
+            return True
+        probe = ("import sys, chromadb\n"
+                 "from chromadb.config import Settings\n"
+                 "c = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))\n"
+                 f"names = [x.name for x in c.list_collections()]\n"
+                 f"col = c.get_collection({COLLECTION!r}) if {COLLECTION!r} in names else None\n"
+                 f"n = col.count() if col else 0\n"
+                 f"for s in range(0, n, {BATCH}):\n"
+                 f"    col.get(include=['embeddings', 'metadatas'], limit={BATCH}, offset=s)\n")
+        import subprocess
+        import sys
+
+        done = subprocess.run([sys.executable, "-c", probe, str(self.path / "chroma")], capture_output=True,
+                              timeout=max(60.0, self.lock_timeout))
+        if done.returncode:
+            log.warning("store %s: a process was killed while writing it, and its index no longer reads "
+                        "(probe exit code %s)", self.path.name, done.returncode)
+        return done.returncode == 0
+
+    def _stored_units(self, policy: str, version: str) -> list[Unit]:
+        """A version's units from its files. A store written before unit files existed has only
+        the text: then the text is segmented again (its headings inferred, not read from markup)."""
+        text = self._text_file(policy, version).read_text("utf-8")
+        try:
+            places = json.loads(self._units_file(policy, version).read_text("utf-8"))["units"]
+        except FileNotFoundError:
+            from ingest.segment import segment
+
+            log.warning("store %s: no unit file for %s@%s; segmenting its text again", self.path.name,
+                        policy, version)
+            units = segment(Document(policy=policy, text=text, source="", format="txt"))
+            self._write_units(policy, version, units)
+            catalog = self._catalog()
+            if catalog["policies"].get(policy, {}).get("version") == version:
+                catalog["policies"][policy]["units"] = len(units)
+                self._write_catalog(catalog)
+            return units
+        return [_unit_from(policy, text, m) for m in places]
+
+    def _write_units(self, policy: str, version: str, units: list[Unit]) -> None:
+        places = [json.loads(_unit_meta(u, version)["unit"]) for u in units]
+        _write_atomic(self._units_file(policy, version),
+                      json.dumps({"units": places}, ensure_ascii=False, separators=(",", ":")))
+
+    # ----------------------------------------------------------------- writing
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
-        with self.writing():
-            col = self.collection()
-            self._client.delete_collection(col.name)
-            self._collection = None
+        with self._chroma():
+            self._drop_collection()
             self._write_catalog({"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}})
-            for f in (self.path / "texts").glob("*.txt"):
+            for f in (self.path / "texts").glob("*"):
                 f.unlink()
-            self._rows_key = None
+            self._rows, self._rows_key, self._snapshot = {}, None, ({}, {})
 
     def version_of(self, policy: str) -> str | None:
         rec = self._catalog()["policies"].get(policy)
@@ -267,38 +496,39 @@ class Store:
 
     def cached_vectors(self, policy: str) -> dict[str, np.ndarray]:
         """Vectors of the active version's units by context hash, to reuse in an update."""
-        version = self.version_of(policy)
-        if version is None:
-            return {}
-        got = self.collection().get(where={"$and": [{"policy": policy}, {"version": version}]},
-                                    include=["embeddings", "metadatas"])
-        return {json.loads(m["unit"])["chash"]: np.asarray(e, dtype=np.float32)
-                for m, e in zip(got["metadatas"], got["embeddings"])}
+        with self._chroma():
+            version = self.version_of(policy)
+            if version is None:
+                return {}
+            got = self._use(lambda col: _get_all(col, policy, version, ["embeddings", "metadatas"]))
+            return {json.loads(m["unit"])["chash"]: np.asarray(e, dtype=np.float32)
+                    for m, e in zip(got["metadatas"], got["embeddings"])}
 
     def put_many(self, items: list["PolicyVersion"]) -> list[str]:
-        """Make each item the active version of its policy: all rows are written first (one
-        Chroma upsert for all, which is much cheaper than one per policy), then the catalog
-        flips them live together. Returns their versions."""
+        """Make each item the active version of its policy: its text and unit files and its rows
+        are written first (in batches, whatever the policy's size), then the catalog flips them
+        live together, then the previous versions' rows go. Returns their versions."""
         versions = [text_version(it.text) for it in items]
-        with self.writing():
-            catalog = self._catalog()
-            catalog["fingerprint"] = self.fingerprint
+        with self._chroma():
+            texts = self.path / "texts"
+            texts.mkdir(parents=True, exist_ok=True)
             ids, vecs, metas = [], [], []
             for it, version in zip(items, versions):
+                _write_atomic(self._text_file(it.meta.policy, version), it.text)
+                self._write_units(it.meta.policy, version, it.units)
                 ids += [unit_id(u, version) for u in it.units]
                 vecs.append(it.vectors)
                 metas += [_unit_meta(u, version) for u in it.units]
             vecs = np.vstack(vecs) if vecs else np.zeros((0, 0), np.float32)
-            texts = self.path / "texts"
-            texts.mkdir(parents=True, exist_ok=True)
-            for it, version in zip(items, versions):
-                (texts / f"{it.meta.policy}@{version}.txt").write_text(it.text, "utf-8")
+
             # no documents: Chroma would index them for full-text search (BM25 is ours), which
             # was 40% of the write time; every metadata key is a row of its own, hence one packed key
-            col = self.collection()
-            for s in range(0, len(ids), 5000):
-                batch = slice(s, s + 5000)
-                col.upsert(ids=ids[batch], embeddings=vecs[batch], metadatas=metas[batch])
+            def upsert(col):
+                for s in range(0, len(ids), BATCH):
+                    col.upsert(ids=ids[s:s + BATCH], embeddings=vecs[s:s + BATCH], metadatas=metas[s:s + BATCH])
+            self._use(upsert)
+            catalog = self._catalog()
+            catalog["fingerprint"] = self.fingerprint
             old = {}
             for it, version in zip(items, versions):
                 policy = it.meta.policy
@@ -314,7 +544,7 @@ class Store:
         return versions
 
     def remove(self, policy: str) -> None:
-        with self.writing():
+        with self._chroma():
             catalog = self._catalog()
             rec = catalog["policies"].pop(policy, None)
             if rec is None:
@@ -323,39 +553,120 @@ class Store:
             self._drop_version(policy, rec["version"])
 
     def _drop_version(self, policy: str, version: str) -> None:
-        self.collection().delete(where={"$and": [{"policy": policy}, {"version": version}]})
-        (self.path / "texts" / f"{policy}@{version}.txt").unlink(missing_ok=True)
+        def drop(col):
+            while ids := col.get(where=_where(policy, version), include=[], limit=BATCH)["ids"]:
+                col.delete(ids=ids)
+        self._use(drop)
+        self._text_file(policy, version).unlink(missing_ok=True)
+        self._units_file(policy, version).unlink(missing_ok=True)
+
+    def tidy(self) -> int:
+        """Delete what no active version names: the rows and files of an update or removal that
+        was killed half-way. Cheap when there is nothing to do (one count). Returns rows deleted."""
+        with self._chroma():
+            catalog = self._catalog()
+            active = {(pid, rec["version"]) for pid, rec in catalog["policies"].items()}
+            keep = {p.name for pid, v in active for p in (self._text_file(pid, v), self._units_file(pid, v))}
+            for f in (self.path / "texts").glob("*"):
+                if f.name not in keep:
+                    f.unlink(missing_ok=True)
+            expected = sum(rec["units"] for rec in catalog["policies"].values())
+
+            def orphans(col) -> int:
+                if col.count() <= expected:
+                    return 0
+                stray = []
+                for s in range(0, col.count(), BATCH):
+                    got = col.get(include=["metadatas"], limit=BATCH, offset=s)
+                    stray += [i for i, m in zip(got["ids"], got["metadatas"])
+                              if (m.get("policy"), m.get("version")) not in active]
+                for s in range(0, len(stray), BATCH):
+                    col.delete(ids=stray[s:s + BATCH])
+                return len(stray)
+            n = self._use(orphans)
+            if n:
+                log.warning("store %s: deleted %d rows left by an interrupted update", self.path.name, n)
+            return n
 
     # ----------------------------------------------------------------- reading
     def rows(self) -> dict[str, UnitRows]:
-        """The active units of every policy with their vectors, cached until the catalog changes."""
-        with self._lock:
-            key = self._catalog_key()
+        """The active units of every policy with their vectors (see `snapshot`)."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[dict[str, PolicyRecord], dict[str, UnitRows]]:
+        """The records and the active units with their vectors of every policy, from one read of
+        the catalog. After the catalog changes, only the policies whose version changed are read
+        again; the others keep their objects. A policy that cannot be read is left out of both
+        (and named in `unreadable`), never the others."""
+        with self._rows_lock:
+            key = self.catalog_key()
             if key is None:
-                return {}
-            if key != self._rows_key:
-                self.check()
-                active = {pid: rec["version"] for pid, rec in self._catalog()["policies"].items()}
-                rows = {}
+                return {}, {}
+            if key == self._rows_key:
+                return self._snapshot
+            self.check()
+            with self._chroma():  # no writer between reading the catalog and reading its rows
+                key = self.catalog_key()
+                catalog = self._catalog()
+                active = {pid: rec["version"] for pid, rec in catalog["policies"].items()}
+                rows = {pid: r for pid, r in self._rows.items() if active.get(pid) == r.version}
                 for pid, version in active.items():
-                    text = (self.path / "texts" / f"{pid}@{version}.txt").read_text("utf-8")
-                    got = self.collection().get(where={"$and": [{"policy": pid}, {"version": version}]},
-                                                include=["embeddings", "metadatas"])
-                    items = sorted(((i, json.loads(m["unit"]), e) for i, m, e in
-                                    zip(got["ids"], got["metadatas"], got["embeddings"])),
-                                   key=lambda r: r[1]["order"])
-                    rows[pid] = UnitRows(
-                        pid, [_unit_from(pid, text, m) for _, m, _ in items], [i for i, *_ in items],
-                        np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1))
-                self._rows, self._rows_key = rows, key
-            return self._rows
+                    if pid in rows:
+                        continue
+                    try:
+                        rows[pid] = self._read_rows(pid, version)
+                        self.unreadable.pop(pid, None)
+                    except Exception as exc:  # noqa: BLE001 - one policy never makes the others unanswerable
+                        log.error("store %s: policy %s cannot be read: %s", self.path.name, pid, exc)
+                        self.unreadable[pid] = str(exc)
+            records = {pid: rec for pid, rec in self._parse_records(catalog).items() if pid in rows}
+            self._rows, self._rows_key = dict(sorted(rows.items())), key
+            self._snapshot = (records, self._rows)
+            return self._snapshot
+
+    def _read_rows(self, pid: str, version: str) -> UnitRows:
+        text = self._text_file(pid, version).read_text("utf-8")
+        expected = self._units_file(pid, version)
+
+        def read(col):
+            got = _get_all(col, pid, version, ["embeddings", "metadatas"])
+            if expected.exists() and len(got["ids"]) != len(json.loads(expected.read_text("utf-8"))["units"]):
+                raise _Damaged(f"{pid}@{version}: Chroma holds {len(got['ids'])} of its rows")
+            return got
+        got = self._use(read)
+        items = sorted(((i, json.loads(m["unit"]), e) for i, m, e in
+                        zip(got["ids"], got["metadatas"], got["embeddings"])), key=lambda r: r[1]["order"])
+        units = [_unit_from(pid, text, m) for _, m, _ in items]
+        if not expected.exists():  # a store from before unit files: write it now, while it can be read
+            self._write_units(pid, version, units)
+        return UnitRows(pid, units, [i for i, *_ in items],
+                        np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
 
     def query(self, vector: np.ndarray, policy: str, k: int) -> list[tuple[str, float]]:
         """Nearest units of one policy by Chroma's own index: [(unit id, cosine similarity)]."""
         version = self.policy(policy).version
-        res = self.collection().query(query_embeddings=[vector], n_results=k,
-                                      where={"$and": [{"policy": policy}, {"version": version}]})
+        res = self._use(lambda col: col.query(query_embeddings=[vector], n_results=k,
+                                              where=_where(policy, version)))
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+
+def _where(policy: str, version: str) -> dict:
+    return {"$and": [{"policy": policy}, {"version": version}]}
+
+
+def _get_all(col, policy: str, version: str, include: list[str]) -> dict:
+    """Every row of one policy version, BATCH rows a call (one call for all of a large policy
+    fails with "too many SQL variables")."""
+    out = {"ids": [], "metadatas": [], "embeddings": []}
+    offset = 0
+    while True:
+        got = col.get(where=_where(policy, version), include=include, limit=BATCH, offset=offset)
+        for k in include:
+            out[k].extend(got[k])
+        out["ids"].extend(got["ids"])
+        if len(got["ids"]) < BATCH:
+            return out
+        offset += BATCH
 
 
 def _unit_meta(u: Unit, version: str) -> dict:

@@ -72,3 +72,15 @@ class PolicyMeta:
     def to_dict(self) -> dict:
         return {"policy": self.policy, "name": self.name, "last_updated": self.last_updated,
                 "language": self.language, "source": self.source, **self.extra}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one policy file may cost. Each refusal names the limit and the setting that raises it."""
+
+    file_bytes: int = 10_000_000  # POLICYQA_MAX_FILE_BYTES
+    pages: int = 500  # POLICYQA_MAX_PAGES
+    chars: int = 1_000_000  # POLICYQA_MAX_CHARS: the extracted text, before normalising
+    units: int = 20_000  # POLICYQA_MAX_UNITS
+    seconds: float = 60.0  # POLICYQA_INGEST_TIMEOUT: reading, normalising and splitting one file
+    memory_mb: int = 1024  # POLICYQA_INGEST_MEMORY_MB: address space of the process that reads files

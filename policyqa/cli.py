@@ -1,7 +1,8 @@
 """The `policyqa` command: ingest policies, ask questions, serve the app.
 
 Text for people by default, `--json` for machines. The JSON shapes are a contract that
-external scoreboards rely on (see DEVELOPERS.md)."""
+external scoreboards rely on (see DEVELOPERS.md). Every error policyqa reports (a
+`PolicyQAError`) is one line on stderr and exit code 1, never a traceback."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import click
 
-from policyqa.settings import get_settings
+from ingest.errors import PolicyQAError
+from ingest.normalize import valid_text
+from policyqa.settings import get_settings, ingest_limits
 
 STORE_HELP = "Store directory (default: $POLICYQA_STORE or the user data dir)."
 
@@ -20,11 +23,21 @@ def _store_path(store: Path | None) -> Path:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {valid_text(message)}", err=True)
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """policyqa's errors are click's: "Error: <message>" on stderr, exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PolicyQAError as exc:
+            raise click.ClickException(valid_text(str(exc))) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="policyqa")
 def cli():
     """Answer questions about privacy policies from their own text, with citations."""
@@ -39,20 +52,18 @@ def ingest(paths, store, as_json, rebuild):
     """Load policy files and folders (.txt .md .html .pdf) into the store.
 
     A policy's id is its file name without extension. Unchanged policies are not re-embedded;
-    a policy whose file is gone from an ingested folder is removed. Exits 1 if any file failed.
+    a policy whose file is gone from an ingested folder is removed. What a folder holds that is
+    not a policy (hidden, README, other types, links out of it) is listed as skipped. Exits 1
+    if any file failed.
     """
-    from ingest.errors import StoreMismatch
     from ingest.pipeline import ingest_paths, open_store, progress_bar
 
     s = get_settings()
-    st = open_store(_store_path(store), s.model, s.backend)
-    try:
-        if rebuild:
-            st.reset()
-        report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
-                              progress=progress_bar(not as_json))
-    except StoreMismatch as exc:
-        _fail(str(exc))
+    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout)
+    if rebuild:
+        st.reset()
+    report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
+                          progress=progress_bar(not as_json), limits=ingest_limits(s))
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -62,6 +73,10 @@ def ingest(paths, store, as_json, rebuild):
         click.echo(f"{'failed':>9}: {len(report.failed)}")
         for f in report.failed:
             click.echo(f"           {f['error']}")
+        if report.skipped:
+            click.echo(f"{'skipped':>9}: {len(report.skipped)}")
+            for f in report.skipped:
+                click.echo(f"           {f['path']}: {f['reason']}")
         click.echo(f"{'units':>9}: {report.units} in the store, {report.embedded} embedded now")
     sys.exit(1 if report.failed else 0)
 
@@ -69,49 +84,76 @@ def ingest(paths, store, as_json, rebuild):
 @cli.command()
 @click.argument("question", required=False)
 @click.option("--policy", help="Answer from this policy only (its id). Default: every policy.")
-@click.option("--batch", type=click.File("r", encoding="utf-8"),
-              help='JSONL file, one {"id", "question", "policy"} a line; one answer a line, same order.')
+@click.option("--batch", type=click.File("rb"),
+              help='JSONL file, one {"id", "question", "policy"} a line; one answer a line, same order. '
+                   "A bad line gets an error object; the exit code is 1 if any line failed.")
 @click.option("--store", type=click.Path(path_type=Path), help=STORE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print answers as JSON, one object a line.")
 def ask(question, policy, batch, store, as_json):
     """Ask a question; the answer quotes the policy text it relies on."""
-    from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
-
     if (question is None) == (batch is None):
         _fail("give either a QUESTION or --batch FILE.jsonl (not both, not neither)")
     assistant = _assistant(store)
     if batch:
-        for n, line in enumerate(batch, 1):
-            if not line.strip():
+        failed = 0
+        for n, raw in enumerate(batch, 1):
+            if not raw.strip():
                 continue
-            click.echo(json.dumps(_batch_answer(assistant, line, n), ensure_ascii=False))
-        return
-    try:
-        ans = assistant.answer(question, policy)
-    except (QuestionError, UnknownPolicy, StoreMismatch) as exc:
-        _fail(str(exc).strip("'\""))
+            out = _batch_answer(assistant, raw, n)
+            failed += "error" in out
+            click.echo(json.dumps(out, ensure_ascii=False))
+        sys.exit(1 if failed else 0)
+    ans = assistant.answer(valid_text(question), valid_text(policy) if policy else None)
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False))
     else:  # each quote once, in the answer; then its sources
         click.echo(ans.with_sources(), nl=False)
 
 
-def _batch_answer(assistant, line: str, n: int) -> dict:
-    """One batch line's answer, or an error object for that id: a bad line never stops the rest."""
-    from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
+class _BadLine(ValueError):
+    """A batch line that cannot be asked; `id` is its id when the line got that far."""
 
-    qid = None
+    def __init__(self, message: str, id=None):
+        super().__init__(message)
+        self.id = id
+
+
+def _batch_item(raw: bytes) -> dict:
+    """One batch line as {"id", "question", "policy"} (text made valid); _BadLine says what is wrong."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadLine(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     try:
         item = json.loads(line)
-        if not isinstance(item, dict):
-            raise ValueError("expected a JSON object")
-        qid = item.get("id", n)
-        return assistant.answer(str(item.get("question") or ""), item.get("policy") or None,
-                                id=qid).to_dict()
-    except (ValueError, QuestionError, UnknownPolicy, StoreMismatch) as exc:
-        msg = f"line {n}: " + (f"not JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc).strip("'\""))
-        return {"id": qid if qid is not None else n, "error": msg, "answer": "", "answerable": False,
-                "citations": [], "timings": {"total": 0.0}}
+    except json.JSONDecodeError as exc:
+        raise _BadLine(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise _BadLine("JSON nested too deeply (a line holds one flat object: id, question, policy)") from None
+    if not isinstance(item, dict):
+        raise _BadLine(f"expected a JSON object, got {type(item).__name__}")
+    qid = item.get("id")
+    if qid is not None and not isinstance(qid, (str, int)):
+        raise _BadLine(f"'id' must be a string or a number, not {type(qid).__name__}")
+    qid = valid_text(qid) if isinstance(qid, str) else qid
+    for key in ("question", "policy"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise _BadLine(f"'{key}' must be a string, not {type(item[key]).__name__}", qid)
+    return {"id": qid, **{k: valid_text(item[k]) for k in ("question", "policy") if item.get(k) is not None}}
+
+
+def _batch_answer(assistant, raw: bytes, n: int) -> dict:
+    """One batch line's answer, or an error object for that id: a bad line never stops the rest."""
+    qid = None
+    try:
+        item = _batch_item(raw)
+        qid = item["id"]
+        return assistant.answer(item.get("question") or "", item.get("policy") or None,
+                                id=qid if qid is not None else n).to_dict()
+    except (_BadLine, PolicyQAError) as exc:
+        qid = qid if qid is not None else getattr(exc, "id", None)
+        return {"id": qid if qid is not None else n, "error": f"line {n}: {exc}",
+                "answer": "", "answerable": False, "citations": [], "timings": {"total": 0.0}}
 
 
 def _assistant(store: Path | None):

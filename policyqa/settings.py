@@ -57,6 +57,41 @@ class Settings(BaseSettings):
     frame_ancestors: str = Field(default="*",
                                  description="Origins allowed to frame the widget (CSP frame-ancestors), space separated.")
     queue_concurrency: int = Field(default=8, description="Gradio queue: answers computed at once.")
+    max_file_bytes: int = Field(default=10_000_000, description=(
+        "Largest policy file ingested or uploaded, in bytes (a bigger file is refused before it is read)."))
+    max_pages: int = Field(default=500, description="Most pages of a PDF policy; a longer PDF is refused.")
+    max_chars: int = Field(default=1_000_000, description=(
+        "Most characters of a policy's text (once extracted; before normalising); a longer text is refused."))
+    max_units: int = Field(default=20_000, description="Most sentences and list items in one policy; more is refused.")
+    ingest_timeout: float = Field(default=60.0, description=(
+        "Seconds one file may take to be read, normalised and split (embedding not included); "
+        "a file that takes longer is refused."))
+    ingest_memory_mb: int = Field(default=1024, description=(
+        "Memory (address space, MB) of the process that reads policy files; a file needing more is refused."))
+    rate_limit: float = Field(default=120, description=(
+        "Questions a minute each client address may ask through the REST API, the widget and the "
+        "chat/desk queue, on average; 0 turns the limit off. Over it: 429 with Retry-After."))
+    rate_burst: int = Field(default=20, description="Questions a client may ask at once before `rate_limit` applies.")
+    max_pending: int = Field(default=64, description=(
+        "REST answers computed or waiting at once; more get 429 with Retry-After instead of waiting."))
+    queue_max_size: int = Field(default=64, description=(
+        "Gradio queue (chat and desk): jobs waiting at most; more get 429 with Retry-After."))
+    body_timeout: float = Field(default=30.0, description=(
+        "Seconds a request body may stall before the request is answered 408 (half-open connections)."))
+    cors_origins: str = Field(default="", description=(
+        "Origins (space separated) whose pages may call the API and the app from a browser; "
+        "empty: none but the server's own."))
+    store_lock_timeout: float = Field(default=60.0, description=(
+        "Seconds a process waits for another one using the store (an ingest, a server reloading "
+        "what changed) before giving up with a 'store busy' error."))
+
+
+def ingest_limits(s: Settings):
+    """What one policy file may cost, from the settings (ingest.types.Limits)."""
+    from ingest.types import Limits
+
+    return Limits(file_bytes=s.max_file_bytes, pages=s.max_pages, chars=s.max_chars, units=s.max_units,
+                  seconds=s.ingest_timeout, memory_mb=s.ingest_memory_mb)
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ An Assistant holds the resources (the store, the embedding model, the per-policy
 is shared by the CLI, the REST API, the chat, the desk and the widget."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -14,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from ingest.embedding import Embedder, get_embedder, runtime_name
+from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank, rerank
 from qa.errors import QuestionError, UnknownPolicy
@@ -24,6 +26,21 @@ from qa.types import Answer, Hit, Verdict
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
 log = logging.getLogger(__name__)
 POOL = 30  # units per policy that reach evidence selection
+
+
+def _one_snapshot(method):
+    """Within one call every lookup of policies and indexes sees the same snapshot, even if a
+    refresh lands meanwhile (a policy removed half-way through an answer is still there)."""
+    @functools.wraps(method)
+    def pinned(self, *args, **kwargs):
+        if getattr(self._pinned, "snap", None) is not None:
+            return method(self, *args, **kwargs)
+        self._pinned.snap = self._current()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._pinned.snap = None
+    return pinned
 
 
 class Assistant:
@@ -52,8 +69,12 @@ class Assistant:
                         configured, model)
         self.max_question_chars = max_question_chars
         self._lock = threading.Lock()
-        self._indexes: dict[str, PolicyIndex] = {}
-        self._rows_id = None
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
+        self._snap: tuple[dict[str, PolicyRecord], dict[str, PolicyIndex]] | None = None
+        self._snap_key = None
+        self._built: dict = {}  # policy -> the UnitRows its index was built from
+        self._pinned = threading.local()  # the snapshot one answer uses throughout (see _one_snapshot)
 
     @classmethod
     def from_settings(cls, settings, store: Store | None = None, *, embedder: Embedder | None = None,
@@ -65,7 +86,7 @@ class Assistant:
         if store is None:
             from ingest.pipeline import open_store
 
-            store = open_store(settings.store, settings.model, settings.backend)
+            store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
         if writer is None and settings.llm:
             from qa.llm import writer_from_settings
 
@@ -83,18 +104,56 @@ class Assistant:
 
     # ------------------------------------------------------------ resources
     def indexes(self) -> dict[str, PolicyIndex]:
-        rows = self.store.rows()
-        with self._lock:
-            if rows is not self._rows_id:
-                self._indexes = {pid: PolicyIndex.build(r) for pid, r in rows.items()}
-                self._rows_id = rows
-            return self._indexes
+        """Each policy's index. When the catalog changes (an upload, another process's ingest),
+        the changed policies are read and indexed again on a background thread while answers
+        keep using the previous ones; only the very first call waits."""
+        return self._current()[1]
 
     def policies(self) -> dict[str, PolicyRecord]:
-        return self.store.policies()
+        """The records of the policies `indexes()` holds (the same catalog read)."""
+        return dict(self._current()[0])
+
+    def _current(self) -> tuple[dict[str, PolicyRecord], dict[str, PolicyIndex]]:
+        pinned = getattr(self._pinned, "snap", None)
+        if pinned is not None:
+            return pinned
+        if self._snap is None:
+            self.refresh()
+        elif self.store.catalog_key() != self._snap_key:
+            self._refresh_in_background()
+        return self._snap
+
+    def refresh(self) -> None:
+        """Bring the indexes up to the store now, rebuilding only the policies whose rows changed
+        (e.g. right after this process uploaded a policy)."""
+        with self._refresh_lock:
+            key = self.store.catalog_key()
+            records, rows = self.store.snapshot()
+            old = self._snap[1] if self._snap else {}
+            indexes = {pid: old[pid] if pid in old and self._built.get(pid) is r else PolicyIndex.build(r)
+                       for pid, r in rows.items()}
+            self._built = dict(rows)
+            self._snap, self._snap_key = (records, indexes), key
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run():
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - answers go on with the indexes they have
+                log.exception("could not reload the changed policies; answering from the previous ones")
+            finally:
+                self._refreshing = False
+        threading.Thread(target=run, name="policyqa-refresh", daemon=True).start()
 
     def check_question(self, question: str) -> str:
-        q = " ".join((question or "").split())
+        if question is not None and not isinstance(question, str):
+            raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+        q = " ".join(valid_text(question or "").split())
         if not q:
             raise QuestionError("The question is empty; ask something about a privacy policy.")
         if len(q) > self.max_question_chars:
@@ -145,6 +204,7 @@ class Assistant:
         found = {p: self._ranked(text, p, qvec, k) for p in pids}
         return text, lang, {p: hits for p, (hits, _) in found.items()}, {p: gone for p, (_, gone) in found.items()}
 
+    @_one_snapshot
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
@@ -155,6 +215,7 @@ class Assistant:
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     # ------------------------------------------------------------ answers
+    @_one_snapshot
     def answer(self, question: str, policy: str | None = None, *, id: str | None = None) -> Answer:
         t0 = time.perf_counter()
         q = self.check_question(question)
@@ -168,6 +229,7 @@ class Assistant:
             ans = compose.compose_one(q, verdicts[policy], records[policy], lang)
         return self._finish(ans, question, q, policy, text, lang, t0, t1, id)
 
+    @_one_snapshot
     def compare(self, question: str, policies: list[str] | None = None) -> list[Answer]:
         """One answer per policy, for the desk's comparison table (the same verdicts as an
         answer across policies); the question is embedded once."""

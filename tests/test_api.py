@@ -23,7 +23,8 @@ def store_path(tmp_path_factory):
 def app(store_path):
     from web import create_app
 
-    return create_app(settings_for(store_path, admin_token=ADMIN_TOKEN, queue_concurrency=6))
+    # rate limits off: every request here comes from 127.0.0.1 (they are tested on a server of their own)
+    return create_app(settings_for(store_path, admin_token=ADMIN_TOKEN, queue_concurrency=6, rate_limit=0))
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +244,20 @@ def test_upload_needs_the_admin_token(client):
     assert client.post("/api/policies", files=files).status_code == 401
     r = client.post("/api/policies", files=files, headers={"authorization": "Bearer wrong"})
     assert r.status_code == 401 and "token" in r.json()["error"]
+    r = client.post("/api/policies", files=files, headers={"authorization": ADMIN_TOKEN})  # the scheme is required
+    assert r.status_code == 401
+
+
+def test_upload_token_is_checked_before_the_body_is_read(base_url):
+    """A client claiming a 5 MB upload with no token is answered before it sends the body."""
+    import socket
+
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /api/policies HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                     b"Content-Length: 5000000\r\n\r\n--x\r\n")
+        reply = sock.recv(4096)  # would time out if the server waited for the 5 MB first
+    assert reply.startswith(b"HTTP/1.1 401")
 
 
 @pytest.mark.parametrize("name, data, status, says", [
@@ -251,6 +266,7 @@ def test_upload_needs_the_admin_token(client):
     (".hidden.txt", b"We keep data.", 400, "Bad file name"),
     ("empty.txt", b"", 400, "empty"),
     ("binary.txt", bytes(range(256)) * 4, 422, "binary.txt"),
+    ("README.txt", b"We keep data.", 400, "README files are not policies"),
 ])
 def test_upload_checks_the_file(client, name, data, status, says):
     r = client.post("/api/policies", files={"file": (name, data, "application/octet-stream")},
@@ -277,7 +293,8 @@ def test_upload_adds_then_replaces_a_policy(client, store_path):
     ans = client.post("/api/ask", json={"question": "How long do you keep my images?", "policy": "acme"}).json()
     assert any("7 days" in c["quote"] for c in ans["citations"])
     v2 = v1.replace(b"7 days", b"30 days")
-    r = client.post("/api/policies", files={"file": ("acme.txt", v2, "text/plain")}, data={"token": ADMIN_TOKEN})
+    r = client.post("/api/policies", files={"file": ("acme.txt", v2, "text/plain")},
+                    headers={"authorization": f"bearer {ADMIN_TOKEN}"})  # the scheme in any case
     assert r.status_code == 201 and r.json()["updated"] == ["acme"]
     ans = client.post("/api/ask", json={"question": "How long do you keep my images?", "policy": "acme"}).json()
     assert any("30 days" in c["quote"] for c in ans["citations"])

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import click
 import pytest
@@ -17,7 +20,7 @@ def store_dir(tmp_path_factory, embedder):
     result = CliRunner().invoke(cli, ["ingest", str(CORPUS), "--store", str(path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert sorted(report) == ["added", "embedded", "failed", "removed", "unchanged", "units", "updated"]
+    assert sorted(report) == ["added", "embedded", "failed", "removed", "skipped", "unchanged", "units", "updated"]
     assert len(report["added"]) == 5 and report["failed"] == [] and report["units"] > 150
     return path
 
@@ -56,7 +59,7 @@ def test_batch_answers_every_line_in_order_and_reports_bad_lines(store_dir, tmp_
         json.dumps({"id": "e", "question": "Is my data sent to China?", "policy": None}),
     ]) + "\n")
     r = run("ask", "--batch", batch, "--store", store_dir, "--json")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # some lines failed
     out = [json.loads(line) for line in r.output.splitlines()]
     assert [o["id"] for o in out] == ["a", 2, "c", "d", "e"]
     assert "error" not in out[0] and out[0]["citations"]
@@ -124,3 +127,55 @@ def test_ask_uses_the_llm_the_settings_name(store_dir, monkeypatch):
     ans = json.loads(r.output)
     assert ans["writer"] == "llm:fake:cli" and ans["answer"].startswith("Stripe processes payments [1].")
     assert "Stripe" in next(c["quote"] for c in ans["citations"] if c["n"] == 1)
+
+
+def test_batch_survives_every_kind_of_bad_line(store_dir, tmp_path):
+    batch = tmp_path / "bad.jsonl"
+    lines = [
+        json.dumps({"id": "list", "question": "Do you use cookies?", "policy": ["antiai-pics"]}).encode(),
+        b"[" * 100_000,  # nested far beyond what a parser's stack takes
+        b'{"id": "utf8", "question": "Do you use cookies? \xff\xfe"}',  # not UTF-8
+        json.dumps({"id": "number", "question": 42}).encode(),
+        json.dumps({"id": "object", "question": {"text": "hi"}}).encode(),
+        json.dumps({"id": "surrogate", "question": "Do you sell my data? \ud800", "policy": "antiai-pics"}).encode(),
+        json.dumps({"id": "last", "question": "Do you use cookies?", "policy": "antiai-pics"}).encode(),
+    ]
+    batch.write_bytes(b"\n".join(lines) + b"\n")
+    r = run("ask", "--batch", batch, "--store", store_dir, "--json")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    out = [json.loads(line) for line in r.output.splitlines()]
+    assert [o["id"] for o in out] == ["list", 2, 3, "number", "object", "surrogate", "last"]
+    assert "'policy' must be a string, not list" in out[0]["error"]
+    assert "nested too deeply" in out[1]["error"]
+    assert "not valid UTF-8 (byte 0xff" in out[2]["error"]
+    assert "'question' must be a string, not int" in out[3]["error"]
+    assert "must be a string, not dict" in out[4]["error"]
+    assert "error" not in out[5] and out[5]["question"] == "Do you sell my data? \ufffd"
+    assert "error" not in out[6] and out[6]["citations"]
+
+
+def test_a_question_that_is_not_utf8_on_the_command_line(store_dir):
+    """Arguments are bytes: Python hands undecodable ones over as lone surrogates."""
+    r = subprocess.run([sys.executable, "-m", "policyqa", "ask", b"Do you sell my data? \xff", "--policy",
+                        "antiai-pics", "--store", str(store_dir), "--json"], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"Traceback" not in r.stderr
+    assert json.loads(r.stdout)["question"] == "Do you sell my data? \ufffd"
+
+
+def test_store_errors_are_one_line(tmp_path, store_dir):
+    """A store another process holds: the CLI waits, then says so in one line."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; fh = open(sys.argv[1], 'a+'); fcntl.flock(fh, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(60)"), str(store_dir / ".writer.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(CORPUS), "--store", str(store_dir)],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "POLICYQA_STORE_LOCK_TIMEOUT": "0.5"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("Error: Another process has been using the store for over 0.5 s")

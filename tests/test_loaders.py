@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -15,28 +16,9 @@ from ingest.segment import segment
 
 def make_pdf(pages: list[list[str]]) -> bytes:
     """A minimal valid PDF: one Helvetica text line per string, one list per page."""
-    def esc(s: str) -> str:
-        return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    from hostile import pdf, text_ops
 
-    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    for i, lines in enumerate(pages):
-        ops = " ".join(f"({esc(line)}) Tj T*" for line in lines)
-        stream = f"BT /F1 12 Tf 14 TL 72 720 Td {ops} ET".encode()
-        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
-                    f"<< /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode())
-        objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out, offsets = b"%PDF-1.4\n", []
-    for k, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % k + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
+    return pdf([text_ops(lines) for lines in pages], compress=False)
 
 
 PAGE1 = ["Privacy Policy", "1. Information We Collect",
@@ -235,3 +217,55 @@ def test_navigation_words_below_the_top_are_kept():
 def test_mostly_control_bytes_is_binary(tmp_path: Path):
     with pytest.raises(IngestError, match=r"blob\.txt: binary file \(mostly non-text bytes\)"):
         load(write(tmp_path, "blob.txt", bytes(range(1, 32)) * 10))
+
+
+# ------------------------------------------------------------------ caps: what one file may cost
+def _caps_cases():
+    from hostile import many_pages_pdf, pdf_bomb
+    from ingest.types import Limits
+
+    return [
+        ("big.txt", b"We keep your data.\n" * 100, Limits(file_bytes=1000), "1,900 bytes, over the limit of 1,000; raise it with POLICYQA_MAX_FILE_BYTES"),
+        ("long.txt", b"We keep your data.\n" * 100, Limits(chars=500), "characters of text, over the limit of 500; raise it with POLICYQA_MAX_CHARS"),
+        ("long.md", b"# P\n\n" + b"- We keep data.\n" * 100, Limits(chars=500), "POLICYQA_MAX_CHARS"),
+        ("long.html", b"<p>We keep your data.</p>" * 100, Limits(chars=500), "POLICYQA_MAX_CHARS"),
+        ("pages.pdf", many_pages_pdf(4), Limits(pages=3), "4 pages, over the limit of 3; raise it with POLICYQA_MAX_PAGES"),
+        ("bomb.pdf", pdf_bomb(20_000), Limits(chars=10_000), "more than 10,000 characters of text"),
+        ("units.txt", b"We keep your data. We share it.\n" * 10, Limits(units=5), "20 sentences and list items, over the limit of 5; raise it with POLICYQA_MAX_UNITS"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_each_cap_names_itself_and_its_setting(tmp_path: Path, case: int):
+    from ingest.errors import LimitExceeded
+    from ingest.worker import read_file
+
+    name, data, limits, message = _caps_cases()[case]
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(LimitExceeded, match=re.escape(message)):
+        read_file(tmp_path / name, limits)
+
+
+def test_utf32_with_bom(tmp_path: Path):
+    for codec in ("utf-32-le", "utf-32-be"):
+        f = tmp_path / f"{codec}.txt"
+        f.write_bytes(("\ufeffPrivacy Policy\n\nWe never sell your data.\n").encode(codec))
+        assert load(f).text == "Privacy Policy\n\nWe never sell your data."
+
+
+def test_nul_and_control_characters_from_a_pdf_are_not_stored(tmp_path: Path):
+    from hostile import pdf, text_ops
+
+    f = tmp_path / "nul.pdf"
+    f.write_bytes(pdf([text_ops(["We keep\x00 your data\x07 for 30 days."])], compress=False))
+    text = load(f).text
+    assert "\x00" not in text and "\x07" not in text and "We keep your data for 30 days." in text
+
+
+def test_html_nested_a_thousand_deep_gets_a_reason(tmp_path: Path):
+    from hostile import deep_html
+
+    f = tmp_path / "deep.html"
+    f.write_bytes(deep_html(1000))
+    with pytest.raises(IngestError, match="HTML nested 100[0-9] elements deep; policies are read up to 200"):
+        load(f)

@@ -20,7 +20,9 @@ def test_ingest_adds_then_skips_unchanged(tmp_path, corpus_copy, counting):
     embedded = counting.embedded
     again = ingest_paths([corpus_copy], store, counting)
     assert again.to_dict() == {"added": [], "updated": [], "unchanged": SEEDS, "removed": [],
-                               "failed": [], "units": first.units, "embedded": 0}
+                               "failed": [], "units": first.units, "embedded": 0,
+                               "skipped": [{"path": str(corpus_copy / "README.md"),
+                                            "reason": "README files are not policies"}]}
     assert counting.embedded == embedded  # nothing was embedded the second time
 
 
@@ -118,10 +120,16 @@ def test_bad_files_are_reported_and_the_rest_ingests(tmp_path, corpus_copy, embe
     assert "PDF" in errors["broken.pdf"] and "no such file" in errors["missing.md"]
 
 
-def test_duplicate_policy_ids_are_refused(tmp_path, corpus_copy, embedder):
+def test_duplicate_policy_ids_are_refused_and_nothing_is_lost(tmp_path, corpus_copy, embedder):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, embedder)
+    version = store.policy("antiai-pics").version
     (corpus_copy / "antiai-pics.md").write_text("# Privacy\n\nWe collect nothing at all.\n")
-    report = ingest_paths([corpus_copy], new_store(tmp_path / "store"), embedder)
-    assert len(report.failed) == 1 and "already taken" in report.failed[0]["error"]
+    report = ingest_paths([corpus_copy], store, embedder)
+    # which file is the policy is not left to the order of a listing: both are refused, by name
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in report.failed) == ["antiai-pics.md", "antiai-pics.txt"]
+    assert all("also the id of" in f["error"] for f in report.failed)
+    assert report.removed == [] and store.policy("antiai-pics").version == version
 
 
 def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_copy, embedder):
@@ -134,10 +142,77 @@ def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_co
         ingest_paths([corpus_copy], other)
 
 
-def test_one_writer_at_a_time(tmp_path):
+def test_a_file_over_the_time_bound_is_stopped_and_the_rest_ingests(tmp_path, embedder):
+    from hostile import pdf_bomb
+    from ingest.types import Limits
+
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a-bomb.pdf").write_bytes(pdf_bomb(300_000))  # seconds of parsing in pypdf
+    (folder / "b-good.md").write_text("# Privacy\n\nWe never sell your data.\n")
     store = new_store(tmp_path / "store")
-    with store.writing():
-        other = new_store(tmp_path / "store")
-        with pytest.raises(StoreMismatch, match="Another process is writing"):
-            with other.writing():
-                pass
+    report = ingest_paths([folder], store, embedder, limits=Limits(seconds=1.0))
+    assert report.added == ["b-good"]
+    assert report.failed[0]["path"].endswith("a-bomb.pdf")
+    assert "reading it took over 1 s, the limit; raise it with POLICYQA_INGEST_TIMEOUT" in report.failed[0]["error"]
+
+
+def test_folder_entries_that_are_not_policies_are_listed_as_skipped(tmp_path, embedder):
+    import os
+
+    folder, outside = tmp_path / "policies", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Privacy Policy\n\nThe server's secret text.\n")
+    (folder / "good.txt").write_text("Privacy Policy\n\nWe never sell your data.\n")
+    (folder / "link-out.txt").symlink_to(outside / "secret.txt")
+    (folder / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    (folder / "link-in.txt").symlink_to(folder / "good.txt")  # inside the folder: read
+    os.mkfifo(folder / "pipe.txt")
+    (folder / ".hidden.txt").write_text("We keep everything.")
+    (folder / "README.md").write_text("# How to use this folder")
+    (folder / "notes.docx").write_bytes(b"PK")
+    (folder / "sub").mkdir()
+    (folder / ("x" * 250 + ".txt")).write_text("Privacy Policy\n\nWe keep data for a day.\n")
+    report = ingest_paths([folder], new_store(tmp_path / "store"), embedder)
+    assert sorted(report.added) == ["good", "link-in"]
+    skipped = {s["path"].rsplit("/", 1)[-1]: s["reason"] for s in report.skipped}
+    assert skipped == {
+        ".hidden.txt": "hidden file", "README.md": "README files are not policies",
+        "dangling.txt": "dangling link", "link-out.txt": skipped["link-out.txt"],
+        "notes.docx": "unsupported file type '.docx'", "pipe.txt": "not a regular file (a pipe, socket or device)",
+        "sub": "folder (folders are not read recursively)"}
+    assert skipped["link-out.txt"].startswith("link to a file outside the folder")
+    # a name too long to be an id fails alone, with its reason; the rest of its group went in
+    assert len(report.failed) == 1 and "has 250 characters; the limit is 120" in report.failed[0]["error"]
+
+
+def test_one_unreadable_policy_does_not_hide_the_others(tmp_path, corpus_copy, embedder):
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy], store, embedder)
+    rec = store.policy("figure-gen")
+    (tmp_path / "store" / "texts" / f"figure-gen@{rec.version}.txt").unlink()
+    later = new_store(tmp_path / "store")
+    assert sorted(later.rows()) == [p for p in SEEDS if p != "figure-gen"]
+    assert "figure-gen" in later.unreadable
+    ans = Assistant(later, embedder).answer("Is my data sent to China?")
+    assert ans.citations and "figure-gen" not in {c.policy for c in ans.citations}
+
+
+def test_a_file_over_the_memory_bound_is_refused_and_the_reader_recovers(tmp_path):
+    from hostile import many_paragraphs_html
+    from ingest.errors import LimitExceeded
+    from ingest.types import Limits
+    from ingest.worker import FileReader
+
+    (tmp_path / "wide.html").write_bytes(many_paragraphs_html(100_000))  # parsing it takes ~150 MB
+    (tmp_path / "small.md").write_text("# Privacy\n\nWe never sell your data.\n")
+    reader = FileReader(Limits(memory_mb=120, chars=10_000_000, units=1_000_000))
+    try:
+        with pytest.raises(LimitExceeded, match="needs more than 120 MB of memory, the limit; raise it with "
+                                                "POLICYQA_INGEST_MEMORY_MB"):
+            reader.read(tmp_path / "wide.html")
+        doc, units = reader.read(tmp_path / "small.md")  # a new reader process took over
+        assert [u.text for u in units] == ["Privacy", "We never sell your data."]
+    finally:
+        reader.close()

@@ -32,7 +32,11 @@ Uploaded photos are stored on our servers <img src=x onerror="window.pwned=1"> f
 
 We never sell your personal data <svg onload="window.pwned=1"></svg> to advertisers or data brokers.
 """
-HOSTILE_NAME = 'Hostile <img src=x onerror="window.pwned=1"> Policy'
+# its manifest name has blank lines and Markdown too (a remote image, a link): it shows as one line of text
+HOSTILE_NAME_IN_MANIFEST = ('Hostile <img src=x onerror="window.pwned=1"> Policy\n\n'
+                            '![logo](http://203.0.113.7/logo.png) **bold** [link](http://203.0.113.7/)\n\n')
+HOSTILE_NAME = ('Hostile <img src=x onerror="window.pwned=1"> Policy ![logo](http://203.0.113.7/logo.png) '
+                '**bold** [link](http://203.0.113.7/)')
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ def build_store(folder: Path, with_hostile: bool = True) -> Path:
         extra = folder / "extra"
         extra.mkdir(exist_ok=True)
         (extra / f"{HOSTILE_ID}.txt").write_text(HOSTILE_POLICY, "utf-8")
-        (extra / "manifest.json").write_text(json.dumps({HOSTILE_ID: {"name": HOSTILE_NAME}}), "utf-8")
+        (extra / "manifest.json").write_text(json.dumps({HOSTILE_ID: {"name": HOSTILE_NAME_IN_MANIFEST}}), "utf-8")
         paths.append(extra / f"{HOSTILE_ID}.txt")
     store = open_store(folder / "store", MODEL, BACKEND)
     report = ingest_paths(paths, store, model=MODEL, backend=BACKEND)
@@ -105,3 +109,32 @@ def static_site(folder: Path, port: int | None = None):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def chat(client, question: str, policy: str = "", fn_index: int = 0, trigger_id: int = 10) -> tuple[int, str]:
+    """Ask through the chat's Gradio queue, as its page does: (HTTP status of the join, the
+    assistant's last message, or the error Gradio reports). `client` is an httpx.Client on the
+    server; the question may hold anything (it is sent as escaped JSON)."""
+    import uuid
+
+    session = uuid.uuid4().hex[:12]
+    body = {"data": [question, [], policy], "fn_index": fn_index, "trigger_id": trigger_id,
+            "session_hash": session, "event_data": None}
+    r = client.post("/gradio_api/queue/join", content=json.dumps(body), headers={"content-type": "application/json"})
+    if r.status_code != 200:
+        return r.status_code, r.text
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            msg = json.loads(line[5:])
+            if msg.get("msg") == "process_completed":
+                out = msg.get("output", {})
+                if not msg.get("success", True) or "error" in out:
+                    return 500, str(out.get("error"))
+                history = (out.get("data") or [None, None])[1]
+                if not isinstance(history, list) or not history:  # nothing was asked (an empty question)
+                    return 200, ""
+                content = history[-1]["content"]
+                return 200, content if isinstance(content, str) else content[0]["text"]
+    return 0, "the event stream ended without an answer"

@@ -52,6 +52,16 @@ def create_app(settings: Settings | None = None, service=None):
                               "when a policy does not address the question. The JSON is the CLI's "
                               "(`policyqa ask --json`).")
     app.state.service = svc
+    from starlette.middleware.cors import CORSMiddleware
+
+    from web.guard import Guard
+
+    # our own CORS policy (none by default); Gradio then leaves out its "any local origin" one
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins.split(), allow_methods=["GET", "POST"],
+                       allow_headers=["authorization", "content-type"])
+    app.add_middleware(Guard, max_file_bytes=settings.max_file_bytes, uploads_enabled=svc.uploads_enabled,
+                       per_minute=settings.rate_limit, burst=settings.rate_burst, max_pending=settings.max_pending,
+                       body_timeout=settings.body_timeout)
     api.install_error_handlers(app)
     widget.install_frame_headers(app, settings.frame_ancestors)
     app.include_router(api.router(svc))
@@ -60,7 +70,7 @@ def create_app(settings: Settings | None = None, service=None):
     demo = ui.build_ui(svc)
     app.state.demo = demo
     return gr.mount_gradio_app(app, demo, path="/", theme=ui.theme(), css=ui.css(), head=ui.head(), footer_links=[],
-                               run_history=False, ssr_mode=False, max_file_size="10mb",
+                               run_history=False, ssr_mode=False, max_file_size=settings.max_file_bytes,
                                mcp_server=False)
 
 

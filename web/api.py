@@ -1,20 +1,25 @@
 """The REST API. Its answers are `Answer.to_dict()`, the same JSON as `policyqa ask --json`.
 
-Errors are JSON `{"error": "<one clear sentence>", "detail": ...}`: bad input 422, an unknown
-policy 404, a question over the length limit 413, a wrong admin token 401, uploads off 403."""
+Errors are JSON `{"error": "<one clear sentence>", "detail": ...}`, mapped here once from the
+one error hierarchy (`ingest.errors.PolicyQAError`, whose `status` is the code): bad input 422,
+an unknown policy 404, a question over the length limit 413, a wrong admin token 401, uploads
+off 403, too many requests 429, the store busy 503; anything unexpected 500, in the same shape."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
-from web.service import UploadError, WebService
+from ingest.normalize import valid_text
+from qa.errors import PolicyQAError
+from web.service import UploadError, WebService, bearer_token
 
 log = logging.getLogger("policyqa.web")
 MAX_BODY_BYTES = 256 * 1024  # a JSON question body; uploads have their own limit
@@ -27,22 +32,26 @@ class AskBody(BaseModel):
     policy: str | None = Field(default=None, description="A policy id to answer from; null or omitted: every policy.",
                                examples=["product-image-gen"])
 
+    @field_validator("question", "policy")
+    @classmethod
+    def _valid(cls, v):
+        return valid_text(v) if isinstance(v, str) else v
+
 
 class WidgetAskBody(BaseModel):
     """The widget's question. The policy is the URL's, never the body's: a body naming one is refused."""
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question, in plain words.")
 
+    @field_validator("question")
+    @classmethod
+    def _valid(cls, v):
+        return valid_text(v)
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
-
-def error(status: int, message: str, detail=None) -> JSONResponse:
+def error(status: int, message: str, detail=None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "detail": detail if detail is not None else message},
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
 def _loc(err: dict) -> str:
@@ -66,30 +75,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(422, "Invalid request: " + "; ".join(parts) + ".",
                      [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errs])
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        return error(exc.status, exc.message)
+    @app.exception_handler(PolicyQAError)
+    async def _ours(request: Request, exc: PolicyQAError):
+        retry = getattr(exc, "retry_after", None)
+        return error(exc.status, str(exc),
+                     headers={"retry-after": str(retry)} if retry is not None else None)
 
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next):
-        if request.url.path.startswith("/api/") and request.method == "POST" \
-                and not request.url.path.startswith("/api/policies"):
-            size = request.headers.get("content-length")
-            if size and size.isdigit() and int(size) > MAX_BODY_BYTES:
-                return error(413, f"The request body is {int(size):,} bytes; the limit is {MAX_BODY_BYTES:,}.")
-        return await call_next(request)
-
-
-def answer_or_error(fn, *args):
-    """Run one answer; map the service's errors to HTTP codes."""
-    try:
-        return fn(*args)
-    except QuestionError as exc:
-        raise ApiError(413 if exc.too_long else 422, str(exc)) from None
-    except UnknownPolicy as exc:
-        raise ApiError(404, str(exc).strip("'\"")) from None
-    except StoreMismatch as exc:
-        raise ApiError(503, str(exc)) from None
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
 def policy_summary(rec) -> dict:
@@ -120,14 +114,14 @@ def router(svc: WebService) -> APIRouter:
         a `verdict` line for a yes/no question (`reply`: yes, no or not_said), each policy's
         `quotes` by citation number (a list's `items` under its lead-in), `note`s, `related`
         clauses; `answer` is the same as plain text."""
-        ans = await run_in_threadpool(answer_or_error, svc.answer, body.question, body.policy or None)
+        ans = await run_in_threadpool(svc.answer, body.question, body.policy or None)
         return ans.to_dict()
 
     @r.post("/api/widget/{policy}/ask", tags=["answers"],
             summary="The widget's question: answered from the URL's policy only")
     async def widget_ask(policy: str, body: WidgetAskBody) -> dict:
         """Used by `/widget?policy=ID`. The scope is the path's policy; the body cannot change it."""
-        ans = await run_in_threadpool(answer_or_error, svc.scoped_answer, body.question, policy)
+        ans = await run_in_threadpool(svc.scoped_answer, body.question, valid_text(policy))
         return ans.to_dict()
 
     @r.get("/api/policies", tags=["policies"], summary="The policies the assistant answers from")
@@ -136,24 +130,40 @@ def router(svc: WebService) -> APIRouter:
 
     @r.get("/api/policies/{policy}", tags=["policies"], summary="One policy's full text with its sections")
     def policy(policy: str) -> dict:
-        def get():
-            rec = svc.store.policy(policy)
-            return rec, svc.store.text(policy)
-        rec, text = answer_or_error(get)
+        rec, text = svc.store.policy(policy), svc.store.text(policy)
         return {**policy_summary(rec), "text": text, "sections": sections_of(rec, text)}
 
     @r.post("/api/policies", tags=["policies"], status_code=201,
-            summary="Add or replace a policy (admin token required)")
-    async def upload(file: UploadFile = File(description="A .txt, .md, .html or .pdf policy; its name is its id."),
-                     authorization: str | None = Header(default=None, description="Bearer <admin token>"),
-                     token: str | None = Form(default=None, description="The admin token, if not in the header")) -> dict:
-        bearer = authorization.removeprefix("Bearer ").strip() if authorization else None
+            summary="Add or replace a policy (admin token required)",
+            openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {"file": {
+                    "type": "string", "format": "binary",
+                    "description": "A .txt, .md, .html or .pdf policy; its name is its id."}}}}}}})
+    async def upload(request: Request,
+                     authorization: str | None = Header(default=None, description="Bearer <admin token>")) -> dict:
+        """The ingest report. The token (`Authorization: Bearer <token>`) is checked before the
+        body is read; the file is bounded by POLICYQA_MAX_FILE_BYTES."""
+        token = bearer_token(authorization)
+        svc.check_token(token)
+        form = await request.form(max_files=1, max_fields=4)
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise UploadError("Send the policy file as the multipart form field 'file'.", 422)
         data = await file.read()
-        try:
-            report = await run_in_threadpool(svc.add_policy, file.filename or "", data, bearer or token)
-        except UploadError as exc:
-            raise ApiError(exc.status, str(exc)) from None
+        report = await run_in_threadpool(svc.add_policy, file.filename or "", data, token)
         return report.to_dict()
+
+    @r.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def no_such_endpoint(request: Request, rest: str):
+        """Everything else under /api/ (which Gradio, mounted at /, would answer in its own shape)."""
+        path = request.url.path
+        allowed = sorted({m for route in r.routes if getattr(route, "path", "") != "/api/{rest:path}"
+                          and getattr(route, "path_regex", None) and route.path_regex.match(path)
+                          for m in (getattr(route, "methods", None) or ())})
+        if allowed:
+            raise StarletteHTTPException(405, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}.",
+                                         headers={"allow": ", ".join(allowed)})
+        raise StarletteHTTPException(404, f"No such API endpoint: {path}. The endpoints are listed at /docs.")
 
     @r.get("/healthz", tags=["service"], summary="Liveness and what the store holds")
     def healthz() -> dict:

@@ -12,25 +12,31 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.errors import PolicyQAError
 from ingest.loaders import FORMATS
-from ingest.pipeline import IngestReport, ingest_paths, open_store
+from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, open_store
 from ingest.store import Store
-from policyqa.settings import Settings
+from policyqa.settings import Settings, ingest_limits
 from qa.service import Assistant
 from qa.types import Answer
 
 log = logging.getLogger("policyqa.web")
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-class UploadError(ValueError):
+class UploadError(PolicyQAError):
     """An upload was refused: uploads off, wrong token, bad file name or type, or it did not ingest."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case), else None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _progress(label: str):
@@ -45,7 +51,7 @@ def _progress(label: str):
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
     ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
-    store = open_store(settings.store, settings.model, settings.backend)
+    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
     stale = store.stale_reason()
     if store.exists() and not stale:
         log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
@@ -57,11 +63,11 @@ def prepare_store(settings: Settings) -> Store:
     t0 = time.perf_counter()
     log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
     report = ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
-                          progress=_progress("ingesting"))
+                          progress=_progress("ingesting"), limits=ingest_limits(settings))
     uploads = uploads_dir(settings)
     if uploads.is_dir() and any(uploads.iterdir()):
         up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
-                          progress=_progress("ingesting upload"))
+                          progress=_progress("ingesting upload"), limits=ingest_limits(settings))
         report.failed += up.failed
         report.units = up.units
     for f in report.failed:
@@ -127,7 +133,7 @@ class WebService:
             raise UploadError("Uploads are off: no admin token is configured. "
                               "Set POLICYQA_ADMIN_TOKEN and restart the server to turn them on.", 403)
         if not token or not hmac.compare_digest(token.encode(), self.settings.admin_token.encode()):
-            raise UploadError("Wrong or missing admin token.", 401)
+            raise UploadError("Wrong or missing admin token (send the header 'Authorization: Bearer <token>').", 401)
 
     def add_policy(self, filename: str, data: bytes, token: str | None) -> IngestReport:
         """Add or replace a policy from an uploaded file; its id is the file name without extension.
@@ -141,10 +147,15 @@ class WebService:
         if suffix not in FORMATS:
             raise UploadError(f"Unsupported file type {suffix or '(none)'!r} in {name!r}; "
                               f"upload one of: {', '.join(sorted(FORMATS))}.", 415)
+        if is_skipped_name(name):
+            raise UploadError(f"{name!r} is a name folder ingestion skips (README files are not policies); "
+                              "rename the file: its name without extension becomes the policy id.")
         if not data:
             raise UploadError(f"{name} is empty.")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadError(f"{name} is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.", 413)
+        limit = self.settings.max_file_bytes
+        if len(data) > limit:
+            raise UploadError(f"{name} is {len(data):,} bytes; the limit is {limit:,} "
+                              "(POLICYQA_MAX_FILE_BYTES).", 413)
         folder = uploads_dir(self.settings)
         folder.mkdir(parents=True, exist_ok=True)
         pid = Path(name).stem
@@ -156,7 +167,7 @@ class WebService:
             try:
                 final.write_bytes(data)
                 report = ingest_paths([final], self.store, model=self.settings.model,
-                                      backend=self.settings.backend)
+                                      backend=self.settings.backend, limits=ingest_limits(self.settings))
                 if report.failed:
                     raise UploadError(report.failed[0]["error"].replace(str(folder) + "/", ""), 422)
             except BaseException:
@@ -166,5 +177,6 @@ class WebService:
                 raise
             for f in aside:
                 f.unlink(missing_ok=True)
+        self.assistant.refresh()  # answers see the new version from the next question on
         log.info("upload: %s %s", "replaced" if report.updated else "added", pid)
         return report

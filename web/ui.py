@@ -10,15 +10,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.errors import QuestionError, StoreMismatch, UnknownPolicy
+from ingest.normalize import valid_text
+from qa.errors import PolicyQAError
 from web.render import (answer_html, block_html, context_html, e, error_html, policy_href,
                         thinking_html)
 from web.service import UploadError, WebService
 from web.widget import EXAMPLES
 
 STATIC = Path(__file__).parent / "static"
-STREAM_STEP = 0.03  # seconds between streamed blocks of an answer
-USER_ERRORS = (QuestionError, UnknownPolicy, StoreMismatch)
+STREAM_STEP = 0.03  # seconds between streamed lines of an answer
+USER_ERRORS = PolicyQAError  # shown in the page; anything else is a bug, which Gradio reports
 
 HEADER = """<div class="pq-header"><div class="pq-brand"><span class="pq-logo">§</span>
 <div><div class="pq-name">policyqa</div><div class="pq-tagline">Questions about privacy policies,
@@ -177,18 +178,20 @@ def build_ui(svc: WebService) -> gr.Blocks:
 
         # ------------------------------------------------------------------ chat
         def respond(message: str, history: list, policy: str):
-            message = (message or "").strip()
+            message, policy = valid_text(message or "").strip(), valid_text(policy or "")
             if not message:
                 yield gr.skip(), gr.skip()
                 return
-            history = list(history or []) + [{"role": "user", "content": e(message)}]
+            limit = svc.settings.max_question_chars
+            shown = message if len(message) <= limit else message[:200] + f"… ({len(message):,} characters)"
+            history = list(history or []) + [{"role": "user", "content": e(shown)}]
             recs = svc.policies()
             scope = f"the {recs[policy].meta.name} policy" if policy in recs else f"{len(recs)} policies"
             yield "", history + [{"role": "assistant", "content": thinking_html(scope)}]
             try:
                 ans = svc.answer(message, policy or None)
             except USER_ERRORS as exc:
-                yield "", history + [{"role": "assistant", "content": error_html(str(exc).strip("'\""))}]
+                yield "", history + [{"role": "assistant", "content": error_html(str(exc))}]
                 return
             for n in range(1, len(ans.blocks)):  # stream the answer a block at a time
                 yield "", history + [{"role": "assistant", "content": answer_html(ans, upto=n)}]
@@ -206,6 +209,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
 
         # ------------------------------------------------------------------ desk
         def compare(q: str):
+            q = valid_text(q or "")
             try:
                 return compare_html(svc, q, svc.assistant.compare(q))
             except USER_ERRORS as exc:
@@ -215,6 +219,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
         cmp_q.submit(compare, cmp_q, cmp_out)
 
         def search(q: str, policy: str, section: str):
+            q, policy, section = (valid_text(x or "") for x in (q, policy, section))
             try:
                 return search_html(svc, svc.assistant.search(q, policy or None, section or None, k=15))
             except USER_ERRORS as exc:
@@ -225,6 +230,7 @@ def build_ui(svc: WebService) -> gr.Blocks:
         s_pol.change(lambda p: gr.Dropdown(choices=section_choices(svc, p), value=""), s_pol, s_sec)
 
         def draft(q: str, policy: str):
+            q, policy = valid_text(q or ""), valid_text(policy or "")
             try:
                 ans = svc.answer(q, policy or None)
             except USER_ERRORS as exc:
@@ -255,5 +261,5 @@ def build_ui(svc: WebService) -> gr.Blocks:
         # policies uploaded since the page was built show up in the pickers on load
         demo.load(lambda: [gr.Dropdown(choices=svc.choices())] * 3, None, [chat_policy, s_pol, r_pol])
 
-    demo.queue(default_concurrency_limit=svc.settings.queue_concurrency)
+    demo.queue(default_concurrency_limit=svc.settings.queue_concurrency, max_size=svc.settings.queue_max_size)
     return demo

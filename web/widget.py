@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 
 from qa.errors import UnknownPolicy
 from web.render import e, policy_page
@@ -27,6 +28,11 @@ THEMES = ("auto", "light", "dark")
 # Pages we write ourselves run no inline script and load nothing from elsewhere.
 OWN_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                 "img-src 'self' data:; base-uri 'none'; form-action 'none'")
+# Gradio's pages (the chat and the desk) need inline script and style, and eval for the `js=`
+# handlers; they still load nothing from elsewhere (no remote image, however a name is written).
+APP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+           "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+           "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'")
 
 
 def frame_ancestors(setting: str) -> str | None:
@@ -39,25 +45,37 @@ def frame_ancestors(setting: str) -> str | None:
 
 
 def install_frame_headers(app: FastAPI, setting: str) -> None:
-    widget_ancestors = frame_ancestors(setting)
+    app.add_middleware(_FrameHeaders, widget_ancestors=frame_ancestors(setting))
 
-    @app.middleware("http")
-    async def _frames(request: Request, call_next):
-        response = await call_next(request)
-        path = request.url.path
-        if path == "/widget" or path.startswith("/widget/"):
-            csp = response.headers.get("content-security-policy")
-            if widget_ancestors:
-                directive = f"frame-ancestors {widget_ancestors}"
-                response.headers["content-security-policy"] = f"{csp}; {directive}" if csp else directive
-        else:
-            response.headers.setdefault("x-frame-options", "SAMEORIGIN")
-            csp = response.headers.get("content-security-policy")
-            response.headers["content-security-policy"] = (f"{csp}; frame-ancestors 'self'" if csp
-                                                           else "frame-ancestors 'self'")
-        response.headers.setdefault("x-content-type-options", "nosniff")
-        response.headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
-        return response
+
+class _FrameHeaders:
+    """Who may frame what, and the CSP of pages that set none: headers added to every response
+    (a plain ASGI middleware: it costs every request, refused ones included, next to nothing)."""
+
+    def __init__(self, app, widget_ancestors: str | None):
+        self.app, self.widget_ancestors = app, widget_ancestors
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        widget = scope["path"] == "/widget" or scope["path"].startswith("/widget/")
+
+        async def with_headers(msg):
+            if msg["type"] == "http.response.start":
+                headers = MutableHeaders(scope=msg)
+                csp = headers.get("content-security-policy")
+                if widget:
+                    if self.widget_ancestors:
+                        directive = f"frame-ancestors {self.widget_ancestors}"
+                        headers["content-security-policy"] = f"{csp}; {directive}" if csp else directive
+                else:
+                    headers.setdefault("x-frame-options", "SAMEORIGIN")
+                    headers["content-security-policy"] = f"{csp or APP_CSP}; frame-ancestors 'self'"
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
+            await send(msg)
+
+        await self.app(scope, receive, with_headers)
 
 
 def not_found_page(message: str) -> HTMLResponse:
@@ -96,7 +114,7 @@ def router(svc: WebService) -> APIRouter:
         try:
             rec = svc.store.policy(policy)
         except UnknownPolicy as exc:
-            return not_found_page(str(exc).strip("'\""))
+            return not_found_page(str(exc))
         return HTMLResponse(widget_page(rec, theme if theme in THEMES else "auto"),
                             headers={"content-security-policy": OWN_PAGE_CSP})
 
@@ -113,7 +131,7 @@ def router(svc: WebService) -> APIRouter:
             rec = svc.store.policy(policy)
             text = svc.store.text(policy)
         except UnknownPolicy as exc:
-            return not_found_page(str(exc).strip("'\""))
+            return not_found_page(str(exc))
         return HTMLResponse(policy_page(rec, text, start, end),
                             headers={"content-security-policy": OWN_PAGE_CSP})
 
