@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from webserver import ADMIN_TOKEN, HOSTILE_ID, HOSTILE_NAME, build_store, free_port, running, settings_for, static_site
+from webserver import ROOT, ADMIN_TOKEN, HOSTILE_ID, HOSTILE_NAME, build_store, free_port, running, settings_for, static_site
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +39,13 @@ def site(tmp_path_factory):
         (pages / "script.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Help</title></head>
 <body><h1>Acme help centre</h1><p>Questions about your data? Use the button.</p>
 <script src="{base}/widget.js" data-policy="product-image-gen" data-theme="dark"></script></body></html>""", "utf-8")
+        (pages / "configured.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Ayuda</title></head>
+<body><h1>Centro de ayuda</h1><input id="search" placeholder="Buscar en la ayuda">
+<script src="{base}/widget.js" data-policy="figure-gen" data-theme="light" data-title="Acme &lt;b&gt;ayuda&lt;/b&gt;"
+        data-greeting="Hola: pregunte sobre sus datos." data-accent="#0b7a3e" data-position="left"
+        data-language="es"></script></body></html>""", "utf-8")
+        help_page = (ROOT / "examples" / "help-page.html").read_text("utf-8")
+        (pages / "help-page.html").write_text(help_page.replace("http://127.0.0.1:7860", base), "utf-8")
         (pages / "hostile.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
 <iframe id="help" src="{base}/widget?policy={HOSTILE_ID}" width="400" height="600"></iframe></body></html>""", "utf-8")
         with static_site(pages, third):
@@ -337,6 +344,124 @@ def test_widget_by_script_tag(page, site):
     bot = widget_answer(frame, "Is my data sent to China?")
     assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
     assert page.outside == []
+
+
+def open_panel(page):
+    page.locator("[data-policyqa-widget] .pq-btn").click()
+    frame = page.frame_locator("[data-policyqa-widget] iframe")
+    frame.locator("#q").wait_for()
+    return frame
+
+
+def test_widget_closes_by_its_button_and_by_escape(page, site):
+    _, third = site
+    page.goto(f"http://127.0.0.1:{third}/script.html")
+    panel, launcher = page.locator("[data-policyqa-widget] .pq-panel"), page.locator("[data-policyqa-widget] .pq-btn")
+    frame = open_panel(page)
+    assert panel.is_visible() and launcher.get_attribute("aria-expanded") == "true"
+    frame.get_by_role("button", name="Close").click()  # the button inside the (cross-origin) panel
+    panel.wait_for(state="hidden")
+    assert launcher.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.getAttribute('data-policyqa-widget')") == "product-image-gen"
+
+    launcher.click()
+    panel.wait_for(state="visible")
+    frame.locator("#q").click()  # typing in the panel: Escape there closes it too
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+
+    launcher.click()
+    panel.wait_for(state="visible")
+    page.locator("h1").click()  # and Escape on the page itself
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")  # inline, nothing to close: no close button
+    frame = page.frame_locator("#help")
+    frame.locator("#q").wait_for()
+    assert frame.locator("#close").count() == 0
+
+
+def test_widget_configured_by_data_attributes(page, site):
+    base, third = site
+    page.goto(f"http://127.0.0.1:{third}/configured.html")
+    launcher = page.locator("[data-policyqa-widget] .pq-btn")
+    assert launcher.inner_text() == "¿Preguntas de privacidad?"
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"  # white reads on dark green
+    assert launcher.bounding_box()["x"] < 100  # data-position="left"
+    frame = open_panel(page)
+    assert page.locator("[data-policyqa-widget] .pq-panel").bounding_box()["x"] < 100
+    assert frame.locator("html").get_attribute("lang") == "es"
+    assert frame.locator(".w-title").inner_text() == "Acme <b>ayuda</b>"  # the owner's title, as text
+    assert frame.locator(".w-title b").count() == 0
+    assert frame.locator(".w-hello p").inner_text() == "Hola: pregunte sobre sus datos."
+    assert frame.locator("#q").get_attribute("placeholder") == "Pregunte sobre sus datos…"
+    assert frame.locator("#close").get_attribute("aria-label") == "Cerrar"
+    send = frame.locator("#send")
+    assert send.inner_text() == "Preguntar"
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    bot = widget_answer(frame, "¿Cuánto tiempo guardan mis imágenes?")
+    assert bot.locator(".cite .n").first.evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(11, 122, 62)"
+    assert page.outside == []
+
+    # the same settings as query parameters of /widget; an accent that is not a colour is ignored
+    page.goto(f"{base}/widget?policy=figure-gen&title=Help&greeting=Hi&lang=de&accent=red;x:1")
+    assert page.locator(".w-title").inner_text() == "Help" and page.locator(".w-hello p").inner_text() == "Hi"
+    assert page.locator("#send").inner_text() == "Fragen" and page.locator("html").get_attribute("lang") == "de"
+    assert page.locator("html").get_attribute("data-accent") is None
+    assert page.locator("#send").evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(47, 91, 234)"
+
+
+def test_the_help_page_example_works_as_documented(page, site):
+    _, third = site
+    page.goto(f"http://127.0.0.1:{third}/help-page.html")
+    launcher = page.locator("[data-policyqa-widget] .pq-btn")
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    assert launcher.bounding_box()["x"] < 100
+    frame = open_panel(page)
+    assert frame.locator(".w-title").inner_text() == "Acme privacy help"
+    assert frame.locator(".w-hello p").inner_text() == "Hi! Ask how Acme handles your photos."
+    assert frame.locator(".chip").count() >= 1
+    inline = page.frame_locator("aside iframe")
+    assert inline.locator(".w-title").inner_text() == "Privacy questions"
+    assert page.outside == []
+
+
+def test_widget_suggests_questions_its_own_policy_answers(page, site):
+    from qa.suggest import candidate_questions
+
+    base, _ = site
+    shown = {}
+    for pid in ("antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", "product-image-gen"):
+        page.goto(f"{base}/widget?policy={pid}")
+        shown[pid] = [c.inner_text() for c in page.locator(".chip").all()]
+        assert 1 <= len(shown[pid]) <= 3, (pid, shown[pid])
+        sections = [s["title"] for s in httpx.get(f"{base}/api/policies/{pid}").json()["sections"]]
+        for q in candidate_questions([t.split(" > ")[0] for t in sections]):
+            answerable = httpx.post(f"{base}/api/widget/{pid}/ask", json={"question": q}).json()["answerable"]
+            assert answerable or q not in shown[pid], (pid, q)  # a refused question is never suggested
+        assert set(shown[pid]) <= set(candidate_questions(sections)), "drawn from the policy's own sections"
+    assert len({tuple(qs) for qs in shown.values()}) > 1, "not the same questions for every policy"
+
+    page.goto(f"{base}/widget?policy=figure-gen")  # and asked in the widget, each is answered
+    for i in range(len(shown["figure-gen"])):
+        if i:
+            page.reload()
+        page.locator(".chip").nth(i).click()
+        page.locator(".msg.bot.answerable, .msg.bot.unaddressed, .msg.bot.error").last.wait_for()
+        assert "answerable" in page.locator(".msg.bot").last.get_attribute("class").split()
+
+
+def test_widget_error_names_no_other_hosted_policy(page, site):
+    base, _ = site
+    page.goto(f"{base}/widget?policy=product-image-gne")
+    api = httpx.post(f"{base}/api/widget/product-image-gne/ask", json={"question": "Is my data sold?"})
+    assert api.status_code == 404
+    for text in (page.locator("body").inner_text(), api.text):
+        assert "'product-image-gne' is not available" in text and "data-policy" in text
+        for pid in ("antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", HOSTILE_ID):
+            assert pid not in text
 
 
 def test_widget_says_when_it_cannot_read_the_question(page, site):

@@ -15,10 +15,11 @@ from qa.errors import PolicyQAError
 from web.render import (answer_html, block_html, context_html, e, error_html, policy_href,
                         thinking_html)
 from web.service import UploadError, WebService
-from web.widget import EXAMPLES
 
 STATIC = Path(__file__).parent / "static"
 STREAM_STEP = 0.03  # seconds between streamed lines of an answer
+# the chat's examples, asked of every policy (the widget suggests its own policy's, web.widget)
+EXAMPLES = ["Is my data sent to China?", "Will my photos be used to train AI?", "How long do you keep my images?"]
 USER_ERRORS = PolicyQAError  # shown in the page; anything else is a bug, which Gradio reports
 
 HEADER = """<div class="pq-header"><div class="pq-brand"><span class="pq-logo">§</span>
