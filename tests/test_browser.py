@@ -278,6 +278,18 @@ def test_desk_upload_adds_a_policy(page, site, tmp_path):
     page.click("#pq-upload-btn")
     page.locator("#pq-upload-out", has_text="Added").wait_for()
     assert "acme-help" in page.locator("#pq-upload-out").inner_text()
+    name = httpx.get(f"{base}/api/policies/acme-help").json()["name"]
+
+    # without a reload, every policy picker offers it, and answers from it
+    for tab, picker in (("Reply to a ticket", "pq-reply-policy"), ("Search clauses", "pq-search-policy")):
+        page.get_by_role("tab", name=tab).click()
+        page.click(f"#{picker} input")
+        assert page.locator("li[role=option]", has_text=name).count() == 1, tab
+        page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Ask").click()
+    pick(page, "pq-chat-policy", name)
+    answer = ask_in_chat(page, "How long do you keep uploaded images?")
+    assert cited_policies(answer) == {"acme-help"}
 
 
 # ------------------------------------------------------------------ site owners: the widget

@@ -242,25 +242,29 @@ def build_ui(svc: WebService) -> gr.Blocks:
         r_q.submit(draft, [r_q, r_pol], [r_ans, r_text])
         r_copy.click(None, r_text, None, js="(t) => { navigator.clipboard.writeText(t); }")
 
+        def pickers() -> list[gr.Dropdown]:
+            """The three policy pickers' choices as the store holds them now."""
+            return [gr.Dropdown(choices=svc.choices()) for _ in range(3)]
+
         def upload(path: str | None, token: str):
-            pickers = [gr.Dropdown(choices=svc.choices())] * 3
             if not path:
-                return error_html("Choose a file first."), *pickers
+                return error_html("Choose a file first."), *pickers()
             try:
                 report = svc.add_policy(Path(path).name, Path(path).read_bytes(), token)
             except UploadError as exc:
-                return error_html(str(exc)), *pickers
+                return error_html(str(exc)), *pickers()
             pid = (report.added or report.updated or report.unchanged or ["?"])[0]
             verb = "Added" if report.added else "Replaced" if report.updated else "Unchanged:"
             rec = svc.policies().get(pid)
             units = f" ({rec.units} sentences)" if rec else ""
+            # the pickers are read after the upload: it is in them without a reload
             return (f'<div class="pq-answer pq-answerable"><p>{verb} <a href="{e(policy_href(pid))}" target="_blank">'
-                    f'{e(pid)}</a>{units}.</p></div>'), *pickers
+                    f'{e(pid)}</a>{units}.</p></div>'), *pickers()
 
         u_btn.click(upload, [u_file, u_token], [u_out, chat_policy, s_pol, r_pol])
 
         # policies uploaded since the page was built show up in the pickers on load
-        demo.load(lambda: [gr.Dropdown(choices=svc.choices())] * 3, None, [chat_policy, s_pol, r_pol])
+        demo.load(pickers, None, [chat_policy, s_pol, r_pol])
 
     demo.queue(default_concurrency_limit=svc.settings.queue_concurrency, max_size=svc.settings.queue_max_size)
     return demo
