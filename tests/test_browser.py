@@ -292,6 +292,20 @@ def test_desk_upload_adds_a_policy(page, site, tmp_path):
     assert cited_policies(answer) == {"acme-help"}
 
 
+# ------------------------------------------------------------------ programs: the REST API's docs
+def test_rest_api_docs_render_from_our_own_server(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    with page.context.expect_page() as popup:
+        page.locator("#pq-header a", has_text="REST API").click()
+    docs = popup.value
+    docs.locator(".opblock-summary-path", has_text="/api/ask").first.wait_for()
+    paths = set(docs.locator(".opblock-summary-path").all_text_contents())
+    assert {"/api/ask", "/api/widget/{policy}/ask", "/api/policies", "/healthz"} <= paths
+    assert docs.locator(".info .title").inner_text().startswith("policyqa")
+    assert page.outside == [], "no asset from a CDN"
+
+
 # ------------------------------------------------------------------ site owners: the widget
 def widget_answer(frame, question: str):
     frame.locator("#q").fill(question)

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, service=None):
     import gradio as gr
 
     from web import api, ui, widget
-    app = FastAPI(title="policyqa", version="0.1.0", docs_url="/docs", redoc_url=None,
+    app = FastAPI(title="policyqa", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about privacy policies from their own text. Every answer "
                               "quotes the sentences it relies on, with numbered citations; `answerable` is false "
                               "when a policy does not address the question. The JSON is the CLI's "
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, service=None):
                        per_minute=settings.rate_limit, burst=settings.rate_burst, max_pending=settings.max_pending,
                        body_timeout=settings.body_timeout)
     api.install_error_handlers(app)
+    api.install_docs(app)
     widget.install_frame_headers(app, settings.frame_ancestors)
     app.include_router(api.router(svc))
     app.include_router(widget.router(svc))
