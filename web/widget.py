@@ -138,7 +138,7 @@ def widget_page(rec, opts: WidgetOptions, suggestions: list[str]) -> str:
     close = (f'<button type="button" id="close" class="w-close" aria-label="{e(t["close"])}" title="{e(t["close"])}">'
              '×</button>') if opts.closable else ""
     strings = json.dumps({k: t[k] for k in ("thinking", "unaddressed", "unread", "offline", "failed", "more",
-                                             "cite_updated", "section", "open")}).replace("<", "\\u003c")
+                                             "cite_updated", "page", "section", "open")}).replace("<", "\\u003c")
     return f"""<!doctype html>
 <html lang="{opts.lang}" data-theme="{e(opts.theme)}"{accent}><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -71,10 +71,12 @@
     a.title = t.open;
     var head = el("span", "cite-head");
     head.appendChild(el("span", "n", c.n));
-    var bits = [c.section || t.section, c.last_updated ? t.cite_updated.replace("{date}", c.last_updated) : ""];
+    var bits = [c.section || t.section, c.page ? t.page.replace("{n}", c.page) : "",
+                c.last_updated ? t.cite_updated.replace("{date}", c.last_updated) : ""];
     head.appendChild(el("span", "where", bits.filter(Boolean).join(" · ")));
     a.appendChild(head);
     a.appendChild(el("span", "quote", c.quote));
+    if (c.note) a.appendChild(el("span", "note-hidden", c.note));  // e.g. an address the source hid
     li.appendChild(a);
     if ((items && items.length) || more) {  // a list's items under its lead-in, compactly
       var ol = el("ol", "items");
