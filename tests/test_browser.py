@@ -6,6 +6,7 @@ origin, so the same page served as http://localhost:PORT (another origin) must b
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -290,6 +291,82 @@ def test_desk_upload_adds_a_policy(page, site, tmp_path):
     pick(page, "pq-chat-policy", name)
     answer = ask_in_chat(page, "How long do you keep uploaded images?")
     assert cited_policies(answer) == {"acme-help"}
+
+
+def contrast_failures(page) -> list[str]:
+    """axe-core's WCAG AA colour-contrast check of the page as shown (axe-core comes with the
+    axe-playwright-python package and is run in the page: nothing is fetched)."""
+    import axe_playwright_python
+
+    page.evaluate((Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text("utf-8"))
+    return page.evaluate("""axe.run(document, {runOnly: ['color-contrast']}).then(r => r.violations.flatMap(
+        v => v.nodes.map(n => n.target.join(' ') + ': ' + n.any.map(a => a.message).join('; '))))""")
+
+
+def test_every_page_meets_wcag_aa_contrast(page, site):
+    base, _ = site
+    seen = {}
+    page.goto(base + "/")
+    ask_in_chat(page, "Is my data sent to China?")
+    seen["chat"] = contrast_failures(page)
+    # one complete face for every weight: the system's, no bundled partial face (semibold had few glyphs)
+    assert page.evaluate("getComputedStyle(document.querySelector('#pq-ask')).fontFamily").startswith("system-ui")
+    assert page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)") == []
+    page.get_by_role("tab", name="Support desk").click()
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out table.pq-compare").wait_for()
+    seen["desk: compare"] = contrast_failures(page)
+    page.get_by_role("tab", name="Search clauses").click()
+    page.fill("#pq-search-q textarea", "delete my account")
+    page.click("#pq-search-btn")
+    page.locator("#pq-search-out li.pq-hit").first.wait_for()
+    seen["desk: search"] = contrast_failures(page)
+    page.get_by_role("tab", name="Reply to a ticket").click()
+    page.fill("#pq-reply-q textarea", "How long do you keep my images?")
+    page.click("#pq-reply-btn")
+    page.locator("#pq-reply-answer .pq-cite").first.wait_for()
+    seen["desk: reply"] = contrast_failures(page)
+    page.get_by_role("tab", name="Add or replace a policy").click()
+    page.locator("#pq-upload-token").wait_for()
+    seen["desk: upload"] = contrast_failures(page)
+    for theme in ("light", "dark"):
+        page.goto(f"{base}/widget?policy=product-image-gen&theme={theme}")
+        widget_answer(page, "Is my data sent to China?")
+        seen[f"widget, {theme}"] = contrast_failures(page)
+    page.goto(f"{base}/policy/product-image-gen?start=0&end=40#hl")
+    seen["policy viewer"] = contrast_failures(page)
+    page.goto(base + "/docs")
+    page.locator(".opblock").first.wait_for()
+    seen["/docs"] = contrast_failures(page)
+    assert {where: found for where, found in seen.items() if found} == {}
+
+
+def test_desk_fits_a_390_px_phone(browser, site):
+    base, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(base + "/")
+        page.get_by_role("tab", name="Support desk").click()
+        page.click("#pq-compare-btn")
+        page.locator("#pq-compare-out table.pq-compare").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for tab, field in (("Search clauses", "#pq-search-q"), ("Reply to a ticket", "#pq-reply-q"),
+                           ("Add or replace a policy", "#pq-upload-token")):
+            button = page.get_by_role("tab", name=tab)
+            if button.is_visible():
+                button.click()
+            else:  # Gradio folds the tabs that do not fit into its "More tabs" menu
+                page.locator("#pq-desk-tab button[aria-label='More tabs']").click()
+                page.locator("#pq-desk-tab .overflow-dropdown button", has_text=tab).click()
+            page.locator(field).wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab
+        page.get_by_role("tab", name="Ask").click()
+        bar, hint = page.locator("#pq-chat-policy").bounding_box(), page.locator("#pq-chat-hint").bounding_box()
+        assert hint["y"] >= bar["y"] + bar["height"] - 1 and hint["width"] >= 300  # under the picker, not squeezed
+    finally:
+        context.close()
 
 
 # ------------------------------------------------------------------ programs: the REST API's docs

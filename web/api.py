@@ -97,11 +97,14 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} · REST API",
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} · REST API",
                                    swagger_js_url="/docs/static/swagger-ui-bundle.js",
                                    swagger_css_url="/docs/static/swagger-ui.css",
                                    swagger_favicon_url="/docs/static/favicon-32x32.png",
                                    swagger_ui_parameters={"validatorUrl": None})  # no badge from elsewhere
+        # our contrast fixes over Swagger UI's own colours (web/static/docs.css)
+        return HTMLResponse(page.body.decode().replace(
+            "</head>", '<link rel="stylesheet" href="/widget/static/docs.css"></head>', 1))
 
 
 def policy_summary(rec) -> dict:

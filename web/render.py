@@ -48,7 +48,7 @@ def citation_card(c: Citation, items: list[Citation] = (), more: int = 0) -> str
     """A quote as a card: its number, policy, section and date, the verbatim quote, a link to it
     in the policy; a list's lead-in carries its items underneath, compactly."""
     cls = "pq-cite pq-related" if c.related else "pq-cite"
-    note = f'<span class="pq-note">{e(c.note)}</span>' if c.note else ""
+    note = f'<span class="pq-hidden-note">{e(c.note)}</span>' if c.note else ""
     sub = ""
     if items or more:
         sub = ('<ol class="pq-items">' + "".join(
