@@ -93,3 +93,18 @@ def test_cli_citations_show_the_page_and_a_hidden_address(files, tmp_path):
     out = ask(store, "What email address do I write to about privacy?", "snapnest-html")
     assert f"\n[{hidden['n']}] SnapNest, section “6. Contact”, last updated 2026-03-03 (the source page hid " \
            "this email address: “[email protected]” is not the address)\n" in out
+
+
+def test_the_chat_and_desk_cards_show_the_page_and_the_hidden_address(files, tmp_path, embedder):
+    from ingest.pipeline import ingest_paths, open_store
+    from qa.service import Assistant
+    from web.render import answer_html
+
+    store = open_store(tmp_path / "store", "all-MiniLM-L6-v2", "onnx-int8")
+    assert not ingest_paths(list(files.values()), store, embedder).failed
+    assistant = Assistant(store, embedder)
+    html = answer_html(assistant.answer("How long do you keep deleted photos?", "snapnest-pdf"))
+    assert '<span class="pq-section">3. Retention</span><span class="pq-sep">·</span><span class="pq-page">page 2</span>' in html
+    html = answer_html(assistant.answer("What email address do I write to about privacy?", "snapnest-html"))
+    assert ("Write to [email protected].</span><span class=\"pq-hidden-note\">the source page hid this email "
+            "address: “[email protected]” is not the address</span>") in html
