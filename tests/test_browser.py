@@ -326,6 +326,9 @@ def test_every_page_meets_wcag_aa_contrast(page, site):
     page.click("#pq-reply-btn")
     page.locator("#pq-reply-answer .pq-cite").first.wait_for()
     seen["desk: reply"] = contrast_failures(page)
+    aligned = page.evaluate("[...document.querySelectorAll('#pq-reply-answer :is(p, .pq-cite-link, .pq-cite-head, "
+                            ".pq-quote)')].map(e => getComputedStyle(e).textAlign)")
+    assert set(aligned) <= {"left", "start"}, "the reply's quotes are not centred"
     page.get_by_role("tab", name="Add or replace a policy").click()
     page.locator("#pq-upload-token").wait_for()
     seen["desk: upload"] = contrast_failures(page)

@@ -136,8 +136,12 @@ class WebService:
         return ans
 
     def suggestions(self, policy: str) -> list[str]:
-        """The widget's suggested questions for a policy, worked out once per version of it."""
-        key = (policy, self.policies()[policy].version)
+        """The widget's suggested questions for a policy, worked out once per version of it (none
+        while the answers do not know it yet: just ingested by another process)."""
+        rec = self.policies().get(policy)
+        if rec is None:
+            return []
+        key = (policy, rec.version)
         if key not in self._suggested:
             self._suggested[key] = suggested_questions(self.assistant, policy)
         return self._suggested[key]

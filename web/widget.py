@@ -168,8 +168,9 @@ def router(svc: WebService) -> APIRouter:
                accent: str = Query("", description="The buttons' colour, #rgb or #rrggbb."),
                lang: str = Query("en", description="The widget's own words: en, es, fr, de, zh or ja."),
                close: bool = Query(False, description="Show a close button (set by /widget.js).")):
-        rec = svc.policies().get(policy)
-        if rec is None:
+        try:
+            rec = svc.store.policy(policy)
+        except UnknownPolicy:
             return not_found_page(unknown_widget_policy(policy))
         opts = WidgetOptions.of(theme, title, greeting, accent, lang, close)
         suggestions = svc.suggestions(policy) if opts.lang == "en" else []
