@@ -341,6 +341,16 @@ def test_every_page_meets_wcag_aa_contrast(page, site):
     page.goto(base + "/docs")
     page.locator(".opblock").first.wait_for()
     seen["/docs"] = contrast_failures(page)
+
+    page.emulate_media(color_scheme="dark")  # a visitor whose system is dark: Gradio's dark theme
+    page.goto(base + "/")
+    ask_in_chat(page, "Is my data sent to China?")
+    seen["chat, dark"] = contrast_failures(page)
+    page.get_by_role("tab", name="Support desk").click()
+    page.fill("#pq-compare-q textarea", "Do you collect biometric data?")  # "Not addressed" rows too
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out", has_text="biometric data?").wait_for()
+    seen["desk: compare, dark"] = contrast_failures(page)
     assert {where: found for where, found in seen.items() if found} == {}
 
 

@@ -36,10 +36,11 @@ def theme() -> gr.themes.Base:
                           font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]).set(
         body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_400",
         block_label_text_color="*primary_700", block_title_text_color="*primary_700",
-        block_label_text_color_dark="*primary_200", block_title_text_color_dark="*primary_200",
+        block_label_text_color_dark="*neutral_50", block_title_text_color_dark="*neutral_50",
         button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
         button_primary_background_fill_dark="*primary_600", button_primary_background_fill_hover_dark="*primary_700",
-        color_accent="*primary_600", link_text_color="*primary_700")
+        color_accent="*primary_600",
+        link_text_color="*primary_700", link_text_color_dark="*primary_300")
 
 
 def css() -> str:
