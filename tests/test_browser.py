@@ -560,6 +560,14 @@ def test_widget_suggests_questions_its_own_policy_answers(page, site):
         assert set(shown[pid]) <= set(candidate_questions(sections)), "drawn from the policy's own sections"
     assert len({tuple(qs) for qs in shown.values()}) > 1, "not the same questions for every policy"
 
+    for lang in ("es", "ja"):  # in the widget's language, checked the same way
+        page.goto(f"{base}/widget?policy=antiai-pics&lang={lang}")
+        chips = [c.inner_text() for c in page.locator(".chip").all()]
+        assert chips and set(chips) <= set(candidate_questions(
+            [s["title"] for s in httpx.get(f"{base}/api/policies/antiai-pics").json()["sections"]], lang))
+        for q in chips:
+            assert httpx.post(f"{base}/api/widget/antiai-pics/ask", json={"question": q}).json()["answerable"], q
+
     page.goto(f"{base}/widget?policy=figure-gen")  # and asked in the widget, each is answered
     for i in range(len(shown["figure-gen"])):
         if i:

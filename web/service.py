@@ -95,7 +95,7 @@ class WebService:
     settings: Settings
     assistant: Assistant
     _upload_lock: threading.Lock = field(default_factory=threading.Lock)
-    _suggested: dict = field(default_factory=dict)  # (policy, version) -> its suggested questions
+    _suggested: dict = field(default_factory=dict)  # (policy, version, language) -> suggested questions
 
     @classmethod
     def start(cls, settings: Settings) -> "WebService":
@@ -135,15 +135,15 @@ class WebService:
             raise RuntimeError(f"scope violation: answer for {policy!r} cites {[c.policy for c in foreign]}")
         return ans
 
-    def suggestions(self, policy: str) -> list[str]:
-        """The widget's suggested questions for a policy, worked out once per version of it (none
-        while the answers do not know it yet: just ingested by another process)."""
+    def suggestions(self, policy: str, lang: str = "en") -> list[str]:
+        """The widget's suggested questions for a policy, in `lang`, worked out once per version of
+        the policy (none while the answers do not know it yet: just ingested by another process)."""
         rec = self.policies().get(policy)
         if rec is None:
             return []
-        key = (policy, rec.version)
+        key = (policy, rec.version, lang)
         if key not in self._suggested:
-            self._suggested[key] = suggested_questions(self.assistant, policy)
+            self._suggested[key] = suggested_questions(self.assistant, policy, lang=lang)
         return self._suggested[key]
 
     # ------------------------------------------------------------------ uploads

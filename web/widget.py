@@ -173,7 +173,7 @@ def router(svc: WebService) -> APIRouter:
         except UnknownPolicy:
             return not_found_page(unknown_widget_policy(policy))
         opts = WidgetOptions.of(theme, title, greeting, accent, lang, close)
-        suggestions = svc.suggestions(policy) if opts.lang == "en" else []
+        suggestions = svc.suggestions(policy, opts.lang)
         return HTMLResponse(widget_page(rec, opts, suggestions), headers={"content-security-policy": OWN_PAGE_CSP})
 
     @r.get("/widget.js", tags=["widget"], summary="The one-line embed script")
