@@ -347,6 +347,8 @@ def test_every_page_meets_wcag_aa_contrast(page, site):
     ask_in_chat(page, "Is my data sent to China?")
     seen["chat, dark"] = contrast_failures(page)
     page.get_by_role("tab", name="Support desk").click()
+    # the tab has mounted (with its default question) before the question is replaced
+    page.wait_for_function("document.querySelector('#pq-compare-q textarea')?.value === 'Where is my data processed?'")
     page.fill("#pq-compare-q textarea", "Do you collect biometric data?")  # "Not addressed" rows too
     page.click("#pq-compare-btn")
     page.locator("#pq-compare-out", has_text="biometric data?").wait_for()
