@@ -89,7 +89,7 @@ def not_found_page(message: str) -> HTMLResponse:
 
 
 # The widget's own words in the languages policyqa reads questions in (`lang`): {lang: {key: text}}.
-# The answers' quotes are the policy's; the answer's few own words (its verdict line) stay English.
+# An answer's own words follow the visitor's question (qa.compose); its quotes are the policy's.
 TEXT = json.loads((STATIC / "widget-text.json").read_text("utf-8"))
 ACCENT = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 MAX_CUSTOM_CHARS = 200  # a site owner's title or greeting
