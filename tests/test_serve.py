@@ -13,7 +13,6 @@ import pytest
 
 from webserver import ROOT, build_store, chat, free_port
 
-POLICYQA = str(ROOT / ".venv" / "bin" / "policyqa") if (ROOT / ".venv" / "bin" / "policyqa").exists() else "policyqa"
 
 
 def start(args: list[str], store) -> subprocess.Popen:
@@ -26,7 +25,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for args in ([sys.executable, "app.py", "--port", str(port)], [POLICYQA, "serve", "--port", str(port)]):
+        for args in ([sys.executable, "app.py", "--port", str(port)], [sys.executable, "-m", "policyqa", "serve", "--port", str(port)]):
             proc = start(args, tmp_path / "store")
             out, _ = proc.communicate(timeout=120)
             assert proc.returncode == 1, out
