@@ -57,8 +57,8 @@ VALIDATION = 8  # every 8th training policy (10 of 75): held out from every mode
 
 
 def is_validation(index: int) -> bool:
-    """Policies (by index in training_set's order) no model trains on: the reranker's
-    calibration, its abstention bar and the training scripts' own figures come from them."""
+    """Policies (by index in training_set's order) no model trains on: the training scripts'
+    own figures (and the reranker experiment's calibration) come from them."""
     return index % VALIDATION == 0
 
 
