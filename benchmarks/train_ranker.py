@@ -165,16 +165,17 @@ SILENT_SHARE = 4  # one silent pair in 4 is featurised (there are more silent pa
 
 def load_data(data: str):
     """(policies, questions) in the benchmark's records: "dev" is the PolicyQA dev split;
-    "opp115" the 75 OPP-115 policies outside it with PolicyQA's training wordings
-    (benchmarks/opp115.py); "opp115-natural" adds the plain-words training questions and a share
-    of the pairs a policy is silent on, as questions without gold (for the gate experiment)."""
+    "opp115" the 75 OPP-115 policies outside it with PolicyQA's training wordings, and plain-words
+    questions for the few types PolicyQA never asks about (benchmarks/opp115.py);
+    "opp115-natural" has the plain-words questions of every type and a share of the pairs a
+    policy is silent on, as questions without gold (for the gate experiment)."""
     if data.startswith("opp115"):
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import opp115
 
         bench = bench_module()
         natural = data == "opp115-natural"
-        policies, questions, silent, _ = opp115.training_set("train", natural=natural)
+        policies, questions, silent, _ = opp115.training_set("train", natural="all" if natural else "gaps")
         silent = [bench.Question(f"{pid}#s{n}", pid, q, [], []) for n, (pid, q) in enumerate(silent)
                   if natural and hashlib.sha256(f"{pid}\x00{q}".encode()).digest()[0] % SILENT_SHARE == 0]
         return policies, questions + silent
@@ -522,8 +523,9 @@ def main(argv=None) -> int:
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
     bar = args.bar if args.bar is not None else old.get("bar")
     source = ("OPP-115, the 65 training policies of the 75 outside the PolicyQA dev split "
-              "(benchmarks/opp115.py), PolicyQA's training wordings" + (" and the plain-words questions"
-              if args.data == "opp115-natural" else "") if args.data.startswith("opp115") else "PolicyQA dev")
+              "(benchmarks/opp115.py), PolicyQA's training wordings and plain-words questions " +
+              ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
+              if args.data.startswith("opp115") else "PolicyQA dev")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,
