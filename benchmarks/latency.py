@@ -1,19 +1,12 @@
-"""Warm per-question latency: policyqa's full answer path beside the naive LangChain pipeline and
-a LangChain pipeline with a reranker of the same architecture as ours.
+"""Warm per-question latency: policyqa's full answer path beside the naive LangChain pipeline.
 
-All serve the 20 PolicyQA dev policies and answer the same questions scoped to their policy, in
+Both serve the 20 PolicyQA dev policies and answer the same questions scoped to their policy, in
 this process, after a warm-up:
-  naive             langchain-chroma similarity_search(k=10, filter=policy) with
-                    HuggingFaceEmbeddings (all-MiniLM-L6-v2, torch): the tutorial RAG retriever
-  naive + reranker  what a user adding a reranker to it gets: ContextualCompressionRetriever over
-                    the same store's top 20 chunks (1000/200 characters), CrossEncoderReranker
-                    (top 5) with our cross-encoder (the same int8 ONNX model and runtime; a chunk
-                    is read up to 256 tokens, our clauses up to 96)
-  policyqa, first stage only   Assistant(reranker=False): the fastest path (POLICYQA_RERANK=0)
-  policyqa          Assistant.answer(): query embedding, dense + BM25, first stage, reranker over
-                    its best k clauses, the composed, cited answer
-Then the same questions across the five bundled policies (`corpus/`), policyqa with and without
-the reranker.
+  naive      langchain-chroma similarity_search(k=10, filter=policy) with HuggingFaceEmbeddings
+             (all-MiniLM-L6-v2, torch): the tutorial RAG retriever
+  policyqa   Assistant.answer(): query embedding, dense + BM25, the ranker, the composed, cited
+             answer
+Then the seed questions across the five bundled policies (`corpus/`).
 
     python benchmarks/latency.py [--questions 400]
 """
@@ -65,39 +58,14 @@ def naive(store):
     return lambda q: store.similarity_search(q.question, k=10, filter={"policy": q.pid})
 
 
-def naive_reranked(store):
-    """ContextualCompressionRetriever + CrossEncoderReranker, our cross-encoder behind
-    LangChain's BaseCrossEncoder interface."""
-    from langchain_classic.retrievers import ContextualCompressionRetriever
-    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
-    from langchain_community.cross_encoders import BaseCrossEncoder
-
-    from qa.rerank import Reranker, model_dir
-
-    model = Reranker(model_dir())
-    model.tokenizer.enable_truncation(256, strategy="only_second")
-
-    class Ours(BaseCrossEncoder):
-        def score(self, text_pairs):  # CrossEncoderReranker pairs one query with each chunk
-            return model.logits(text_pairs[0][0], [t for _, t in text_pairs]).tolist()
-
-    compressor = CrossEncoderReranker(model=Ours(), top_n=5)
-
-    def ask(q):
-        base = store.as_retriever(search_kwargs={"k": 20, "filter": {"policy": q.pid}})
-        return ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base).invoke(q.question)
-
-    return ask
-
-
-def assistant(folder: Path, tmp: Path, reranker: bool):
+def assistant(folder: Path, tmp: Path):
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
 
     store = open_store(tmp / f"store-{folder.name}", "all-MiniLM-L6-v2", "onnx-int8")
     if not store.policies():
         ingest_paths([folder], store)
-    return Assistant(store, reranker=reranker)
+    return Assistant(store)
 
 
 def seed_questions() -> list[str]:
@@ -128,19 +96,15 @@ def main() -> None:
         tmp = Path(tmp)
         store = naive_store(policies)
         folder = write_policies(policies, tmp / "policies")
-        fast, full = assistant(folder, tmp, False), assistant(folder, tmp, True)
+        ours = assistant(folder, tmp)
         rows = {"naive LangChain retriever": timed(naive(store), questions),
-                "naive + LangChain reranker (top 20 chunks)": timed(naive_reranked(store), questions),
-                "policyqa, first stage only": timed(lambda q: fast.answer(q.question, q.pid), questions),
-                "policyqa (reranker)": timed(lambda q: full.answer(q.question, q.pid), questions)}
+                "policyqa": timed(lambda q: ours.answer(q.question, q.pid), questions)}
         table(f"{len(questions)} PolicyQA dev questions, each scoped to its policy, warm, in process", rows,
               "naive LangChain retriever")
         seeds = seed_questions()
-        corpus_fast, corpus_full = (assistant(ROOT / "corpus", tmp, r) for r in (False, True))
-        rows = {"policyqa, first stage only": timed(lambda q: corpus_fast.answer(q), seeds),
-                "policyqa (reranker)": timed(lambda q: corpus_full.answer(q), seeds)}
-        table(f"{len(seeds)} seed questions across the five bundled policies, warm, in process", rows,
-              "policyqa, first stage only")
+        corpus = assistant(ROOT / "corpus", tmp)
+        rows = {"policyqa": timed(lambda q: corpus.answer(q), seeds)}
+        table(f"{len(seeds)} seed questions across the five bundled policies, warm, in process", rows, "policyqa")
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ VALIDATION = 8  # every 8th training policy (10 of 75): held out from every mode
 
 
 def is_validation(index: int) -> bool:
-    """Policies (by index in training_set's order) no model trains on: the reranker's
-    calibration, its abstention bar and the training scripts' own figures come from them."""
+    """Policies (by index in training_set's order) no model trains on: the training scripts'
+    own figures (and the reranker experiment's calibration) come from them."""
     return index % VALIDATION == 0
 
 
@@ -134,22 +134,25 @@ def load(domain: str):
     return policy, spans
 
 
-def training_set(wordings: str = "train", natural: bool = True):
+def training_set(wordings: str = "train", natural: str = "all"):
     """(policies, questions, silent, spans) on the 75 policies outside the dev split.
 
     `questions`: bench Question objects (gold texts and ranges), one per (policy, wording) with a
     gold span; `silent`: (policy id, wording) pairs none of whose types the policy has annotated.
     `spans`: every policy's annotated spans, by policy id.
     `wordings`: "train" (the four fifths of PolicyQA's wordings training may see), "held-out"
-    or "all"; `natural`: with the plain-words questions (always training ones: no evaluation
-    set uses them)."""
+    or "all"; `natural`: the plain-words questions (always training ones: no evaluation set uses
+    them) to add: "all", "gaps" (only for the types no PolicyQA wording asks about, such as
+    "Privacy contact information": "How can I contact you about my privacy?") or "none"."""
     bench = scoreboard()
     keep = {"train": lambda q: not held_out_wording(q), "held-out": held_out_wording,
             "all": lambda q: True}[wordings]
     policyqa = question_types()
     qtypes = {q: t for q, t in policyqa.items() if keep(q)}
-    if natural and wordings != "held-out":
-        qtypes.update({q: t for q, t in question_types(natural=True).items() if q not in policyqa})
+    if natural != "none" and wordings != "held-out":
+        asked = {t for ts in policyqa.values() for t in ts}
+        qtypes.update({q: t for q, t in question_types(natural=True).items()
+                       if q not in policyqa and (natural == "all" or not set(t) & asked)})
     dev = dev_titles()
     policies, questions, silent, all_spans = [], [], [], {}
     for domain in policy_files():

@@ -1,18 +1,15 @@
-"""The question sets, each through the CLI contract (../shared/bench/score_seeds.py), for policyqa
-as it was before the reranker ("today"), its first stage alone, and with the reranker, in one run.
+"""The question sets, each through the CLI contract (../shared/bench/score_seeds.py), for the
+ranker policyqa shipped before OPP-115 ("before") and the one it ships, in one run.
 
-  today         the ranker of 58e7bdb (trained on the PolicyQA dev split, which holds the five
-                policies of the natural set: its figures there are on policies it was trained
-                on) and no reranker
-  first stage   the ranker trained on OPP-115 (qa/models/ranker.json), POLICYQA_RERANK=0: the
-                fastest path
-  policyqa      the first stage, then the reranker (qa/models/reranker)
+  before     the ranker of 58e7bdb, trained on the PolicyQA dev split, which holds the five
+             policies of the natural set: its figures there are on policies it was trained on
+  policyqa   the ranker trained on 65 OPP-115 policies outside that split (qa/models/ranker.json)
 
 Sets: the seed dev set (../shared/eval/dev.jsonl on ../shared/seeds), benchmarks/seed_questions.jsonl
 and seed_questions2.jsonl (on corpus/), and the natural-question set
 (benchmarks/natural_questions.jsonl on five PolicyQA dev policies, written before training).
 
-    python benchmarks/relevance.py [--configs today,first,policyqa] [--sets dev,seed1,seed2,natural]
+    python benchmarks/relevance.py [--configs before,policyqa] [--sets dev,seed1,seed2,natural]
 """
 from __future__ import annotations
 
@@ -43,25 +40,24 @@ SETS = {
 def configs(tmp: Path) -> dict[str, dict]:
     old = tmp / "ranker-today.json"
     old.write_text(json.dumps(today_ranker()))
-    return {"today": {"POLICYQA_RANKER": str(old), "POLICYQA_RERANK": "0"},
-            "first": {"POLICYQA_RERANK": "0"},
-            "policyqa": {"POLICYQA_RERANK": "1"}}
+    return {"before": {"POLICYQA_RANKER": str(old)}, "policyqa": {}}
 
 
 def score(question_set: Path, corpus: Path, env: dict) -> str:
-    cli = Path(sys.executable).with_name("policyqa")
+    cli = f"{sys.executable} -m policyqa"  # this checkout's code, whichever one is installed
     r = subprocess.run([sys.executable, str(SCORE), "--set", str(question_set), "--corpus", str(corpus),
-                        "--cmd", str(cli)], capture_output=True, text=True, env={**os.environ, **env})
+                        "--cmd", cli], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), **env})
     last = (r.stdout.strip().splitlines() or [r.stderr.strip()[-300:]])[-1]
     return re.sub(r"^(OK|SHORT:[^|]*)\s*\|\s*", "", last)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default="today,first,policyqa")
+    ap.add_argument("--configs", default="before,policyqa")
     ap.add_argument("--sets", default=",".join(SETS))
     args = ap.parse_args()
-    names = {"today": f"today ({TODAY}, no reranker)", "first": "first stage only", "policyqa": "policyqa (reranker)"}
+    names = {"before": f"before ({TODAY}'s ranker)", "policyqa": "policyqa"}
     with tempfile.TemporaryDirectory() as tmp:
         envs = configs(Path(tmp))
         print("| set | system | figures |\n|---|---|---|")

@@ -64,6 +64,7 @@ class Question:
     sent: np.ndarray
     contains: np.ndarray
     lens: np.ndarray  # characters per unit
+    silent: bool = False  # the policy does not address it (OPP-115: none of its types annotated)
 
 
 def locate_units(text: str, units) -> list[tuple[int, int] | None]:
@@ -143,19 +144,41 @@ class Split:
     bench_questions: list  # the benchmark's own Question records (gold texts and ranges)
 
 
-SOURCES = ("benchmarks/opp115.py", "qa/rank.py", "qa/lexical.py", "qa/index.py", "ingest/segment.py", "ingest/normalize.py", "ingest/embedding.py",
-           "ingest/loaders.py")  # a change to any of these invalidates the cached features
+SOURCES = ("benchmarks/opp115.py", "qa/lexical.py", "qa/index.py", "ingest/segment.py", "ingest/normalize.py",
+           "ingest/embedding.py", "ingest/loaders.py")  # a change to any of these invalidates the cached
+#   features, and so does one to the code in qa/rank.py that computes them (feature_code)
+
+
+def feature_code() -> str:
+    """The source of what computes the features in qa/rank.py (its rules may change without
+    invalidating the cache)."""
+    import inspect
+
+    from qa import rank
+
+    return repr(rank.FEATURES) + "".join(inspect.getsource(f) for f in (
+        rank.base_features, rank.adapted_features, rank.features, rank.adapt, rank._rank_of, rank._neighbour_max))
+
+
+SILENT_SHARE = 4  # one silent pair in 4 is featurised (there are more silent pairs than answerable)
 
 
 def load_data(data: str):
     """(policies, questions) in the benchmark's records: "dev" is the PolicyQA dev split;
-    "opp115" the 75 OPP-115 policies outside it, with the training wordings (benchmarks/opp115.py)."""
-    if data == "opp115":
+    "opp115" the 75 OPP-115 policies outside it with PolicyQA's training wordings, and plain-words
+    questions for the few types PolicyQA never asks about (benchmarks/opp115.py);
+    "opp115-natural" has the plain-words questions of every type and a share of the pairs a
+    policy is silent on, as questions without gold (for the gate experiment)."""
+    if data.startswith("opp115"):
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import opp115
 
-        policies, questions, _, _ = opp115.training_set("train")
-        return policies, questions
+        bench = bench_module()
+        natural = data == "opp115-natural"
+        policies, questions, silent, _ = opp115.training_set("train", natural="all" if natural else "gaps")
+        silent = [bench.Question(f"{pid}#s{n}", pid, q, [], []) for n, (pid, q) in enumerate(silent)
+                  if natural and hashlib.sha256(f"{pid}\x00{q}".encode()).digest()[0] % SILENT_SHARE == 0]
+        return policies, questions + silent
     return bench_module().load_split(data)
 
 
@@ -164,7 +187,7 @@ def build(split: str = "dev", bench_path: Path = BENCH, model: str = "all-MiniLM
     """`featurise`, cached on disk until the code that computes features changes."""
     import pickle
 
-    key = hashlib.sha256("\x00".join([split, str(bench_path), model, backend] + [
+    key = hashlib.sha256("\x00".join([split, str(bench_path), model, backend, feature_code()] + [
         (ROOT / f).read_text() for f in SOURCES]).encode()).hexdigest()[:20]
     f = CACHE / f"split-{key}.pkl"
     if f.exists():  # the indexes hold a stemmer (not picklable): stored as their inputs
@@ -203,7 +226,7 @@ def featurise(split: str, bench_path: Path, model: str, backend: str) -> Split:
             for q in (q for q in questions if q.pid == pol.pid):
                 x = base_features(pidx, q.question, qvec[q.question]).x
                 loc, sent, contains = unit_labels(bench, q, prepared, offsets)
-                out.append(Question(q.qid, pi, q.question, x, loc, sent, contains, lens))
+                out.append(Question(q.qid, pi, q.question, x, loc, sent, contains, lens, not q.gold_texts))
     return Split([p.pid for p in policies], indexes, qvec, out, questions)
 
 
@@ -211,14 +234,39 @@ def featurise(split: str, bench_path: Path, model: str, backend: str) -> Split:
 def evaluate(questions: list[Question], scorer) -> dict:
     """The benchmark's figures for a ranking of units (quotes in score order), per question
     averaged: SentHit@1 (first sentence of the top quote), LocHit@1/5, Hit@1, top-3 chars.
-    `scorer(question)` returns one score per unit."""
-    rows = []
+    `scorer(question)` returns one score per unit. With silent questions among them: the AUC
+    of the best unit's score, answerable against silent, and the best balanced accuracy of a bar
+    on it (answered of answerable + refused of silent, halved) with that bar."""
+    rows, best = [], {False: [], True: []}
     for q in questions:
-        o = np.argsort(-scorer(q), kind="stable")
+        sc = scorer(q)
+        best[q.silent].append(float(sc.max()))
+        if q.silent:
+            continue
+        o = np.argsort(-sc, kind="stable")
         rows.append((q.sent[o[0]], q.loc[o[0]], q.loc[o[:5]].any(), q.contains[o[0]], q.lens[o[:3]].sum()))
     m = np.mean(np.asarray(rows, dtype=np.float64), axis=0)
-    return dict(zip(("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars"),
-                    (round(float(v), 4) for v in m)))
+    out = dict(zip(("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars"),
+                   (round(float(v), 4) for v in m)))
+    if best[True]:
+        pos, neg = np.array(best[False]), np.array(best[True])
+        out["silent_auc"] = round(auc(pos, neg), 4)
+        bar, acc = max(((t, ((pos >= t).mean() + (neg < t).mean()) / 2) for t in np.unique(np.round(pos, 3))),
+                       key=lambda r: r[1])
+        out["balanced_acc"], out["bar"] = round(float(acc), 4), round(float(bar), 3)
+    return out
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a random answerable question's best score > a random silent one's); ties count half."""
+    allv = np.concatenate([pos, neg])
+    order = np.argsort(allv, kind="stable")
+    ranks = np.empty(len(allv))
+    ranks[order] = np.arange(1, len(allv) + 1)
+    for v in np.unique(allv):  # average ranks of ties
+        tie = allv == v
+        ranks[tie] = ranks[tie].mean()
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 # --------------------------------------------------------------------------- training
@@ -277,26 +325,83 @@ def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0) -> 
 
 def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
         use_adapter: bool = True) -> dict:
-    """Adapter, then logistic model, label = the unit covers a gold location (loc_hit).
+    """Adapter, then logistic model, label = the unit covers a gold location (loc_hit); a
+    silent question's units are all negatives, which makes the score absolute: a policy whose
+    best clause is merely the closest one, on a question it does not address, must score low.
     The logistic model must see adapted cosines as they look on policies the adapter never
     saw, so its training rows get them from adapters fitted on the other half of the
     training policies (cross-fitting); the shipped adapter is then fitted on all of them."""
     from qa.rank import encode_matrix
 
     if not use_adapter:
-        xs = [full_features(split, q, None) for q in questions]
-        return fit_logistic(xs, [q.loc for q in questions], c)
+        return fit_logistic([full_features(split, q, None) for q in questions], [q.loc for q in questions], c)
+    answerable = [q for q in questions if not q.silent]
     pols = sorted({q.policy for q in questions})
     half = {p: i % 2 for i, p in enumerate(pols)}
     xs, ys = [], []
     for h in (0, 1):
-        adapter = fit_adapter(split, [q for q in questions if half[q.policy] != h], lam)
+        adapter = fit_adapter(split, [q for q in answerable if half[q.policy] != h], lam)
         for q in (q for q in questions if half[q.policy] == h):
             xs.append(full_features(split, q, adapter))
             ys.append(q.loc)
     model = fit_logistic(xs, ys, c)
-    model["adapter"] = encode_matrix(fit_adapter(split, questions, lam))
+    model["adapter"] = encode_matrix(fit_adapter(split, answerable, lam))
     return model
+
+
+# --------------------------------------------------------------------------- the gate experiment
+GATE = ("top", "top3", "dense_max", "adapted_max", "window_max", "bm25_max", "cover_top", "cover_idf_top",
+        "missing", "log_units")
+
+
+def gate_features(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """What might say whether a policy addresses a question at all, from its ranked clauses: how
+    well the best ones score, how close in meaning and in words the policy comes, and what share
+    of the question's terms it never uses. One row per (question, policy)."""
+    from qa.rank import FEATURES
+
+    col = {f: i for i, f in enumerate(FEATURES)}
+    top = np.argsort(-scores, kind="stable")[:3]
+    p = np.clip(scores[top], 1e-6, 1 - 1e-6)
+    lg = np.log(p / (1 - p))
+    return np.array([lg[0], lg.mean(), x[:, col["dense"]].max(), x[:, col["adapted"]].max(),
+                     x[:, col["window"]].max(), x[:, col["bm25_log"]].max(), x[top[0], col["cover"]],
+                     x[top[0], col["cover_idf"]], x[0, col["missing"]], np.log(len(scores))], dtype=np.float32)
+
+
+def relevance(x: np.ndarray, scores: np.ndarray, gate: dict) -> np.ndarray:
+    """P(the policy addresses the question) from the gate, for the policy's best clause, and for
+    every other clause that probability scaled by its score relative to the best one's."""
+    z = np.clip((gate_features(x, scores) - np.asarray(gate["mean"])) / np.asarray(gate["scale"]), -5, 5)
+    p = 1.0 / (1.0 + np.exp(-(z @ np.asarray(gate["coef"]) + gate["intercept"])))
+    return (p * scores / max(float(scores.max()), 1e-9)).astype(np.float32)
+
+
+def fit_gate(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03) -> dict:
+    """The gate: a logistic model over gate_features, label = the policy addresses the question.
+    Cross-fitted: a ranker fitted on one half of the policies scores the other half's questions,
+    so the gate learns from scores as they look on policies the ranker never saw, as in use."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.rank import SIGNPOST_WEIGHT, adapter_of, score
+
+    pols = sorted({q.policy for q in questions})
+    half = {p: i % 2 for i, p in enumerate(pols)}
+    rows, ys = [], []
+    for h in (0, 1):
+        m = fit(split, [q for q in questions if half[q.policy] != h and not q.silent], c, lam)
+        adapter = adapter_of(m)
+        for q in (q for q in questions if half[q.policy] == h):
+            x = full_features(split, q, adapter)
+            s = score(x, m)
+            rows.append(gate_features(x, np.where(split.indexes[q.policy].signpost, s * SIGNPOST_WEIGHT, s)))
+            ys.append(not q.silent)
+    x, y = np.vstack(rows).astype(np.float64), np.array(ys)
+    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
+    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -5, 5), y)
+    return {"features": list(GATE), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "coef": clf.coef_[0].round(6).tolist(), "intercept": round(float(clf.intercept_[0]), 6),
+            "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent (question, policy) pairs"}
 
 
 def fold(questions: list[Question], parity: int) -> list[Question]:
@@ -305,12 +410,21 @@ def fold(questions: list[Question], parity: int) -> list[Question]:
 
 
 def scorer(split: Split, model: dict | None):
-    from qa.rank import adapter_of, fusion, score
+    """Unit scores as answers use them: the model's score with signposts weighted and, with a
+    gate (the experiment), its `relevance`."""
+    from qa.rank import SIGNPOST_WEIGHT, adapter_of, fusion, score
 
     if model is None:
         return lambda q: fusion(full_features(split, q, None))
     adapter = adapter_of(model)
-    return lambda q: score(full_features(split, q, adapter), model)
+
+    def run(q):
+        x = full_features(split, q, adapter)
+        s = score(x, model)
+        s = np.where(split.indexes[q.policy].signpost, s * SIGNPOST_WEIGHT, s)
+        return relevance(x, s, model["gate"]) if model.get("gate") else s
+
+    return run
 
 
 def cross_validate(split: Split, c: float = 1.0, lam: float = 0.03) -> dict:
@@ -346,13 +460,13 @@ def held_out_report(dev: Split, model: dict) -> dict:
 
 
 def print_cv(cv: dict) -> None:
-    keys = ("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars")
+    keys = ("sent_hit@1", "loc_hit@1", "loc_hit@5", "hit@1", "top3_chars", "silent_auc", "balanced_acc", "bar")
     print("| held-out policies | ranker | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 2) + "|")
     for name, res in cv.items():
         for ranker, m in res.items():
             print(f"| {name} | {ranker} | " + " | ".join(
-                f"{m[k]:.3f}" if k != "top3_chars" else f"{m[k]:.0f}" for k in keys) + " |")
+                "" if k not in m else f"{m[k]:.0f}" if k == "top3_chars" else f"{m[k]:.3f}" for k in keys) + " |")
 
 
 def main(argv=None) -> int:
@@ -363,22 +477,25 @@ def main(argv=None) -> int:
     from ingest.embedding import get_embedder
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", choices=["opp115", "dev"], default="opp115",
+    ap.add_argument("--data", choices=["opp115", "opp115-natural", "dev"], default="opp115",
                     help="opp115: the 75 OPP-115 policies outside the PolicyQA dev split, which then "
-                         "serves as the held-out report; dev: the dev split itself (cross-validated)")
+                         "serves as the held-out report; opp115-natural: with the plain-words questions "
+                         "and silent pairs too; dev: the dev split itself (cross-validated)")
     ap.add_argument("--train-on", choices=["all", "even", "odd"], default="all",
                     help="policies the shipped model is fitted on (even/odd: for an honest benchmark "
                          "on the other half, with POLICYQA_RANKER pointing at --out)")
     ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "ranker.json")
     ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic model")
     ap.add_argument("--lam", type=float, default=0.03, help="L2 strength pulling the adapter to identity")
+    ap.add_argument("--gate", action="store_true",
+                    help="with --data opp115-natural: fit and report the gate experiment (not used by answers)")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
     ap.add_argument("--backend", default="onnx-int8", help="its runtime")
     ap.add_argument("--bar", type=float, default=None,
-                    help="abstention bar to record in the model (default: keep the one in --out, "
-                         "else chosen by benchmarks/calibrate.py)")
+                    help="abstention bar to record in the model (default: keep the one in --out; "
+                         "choose it with benchmarks/relevance.py on the bundled policies)")
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
@@ -387,14 +504,17 @@ def main(argv=None) -> int:
     print(f"# {args.data}: {len(questions)} questions over {len(pids)} policies, featurised in "
           f"{time.perf_counter() - t:.1f}s", flush=True)
     cv = cross_validate(split, args.c, args.lam) if args.cv else {}
-    print_cv(cv)
+    if cv:
+        print_cv(cv)
     train = questions if args.train_on == "all" else fold(questions, int(args.train_on == "odd"))
-    if args.data == "opp115":  # the validation policies are held out from every model
+    if args.data.startswith("opp115"):  # the validation policies are held out from every model
         from opp115 import is_validation
 
         train = [q for q in train if not is_validation(q.policy)]
-    model = fit(split, train, args.c, args.lam)
-    if args.data == "opp115":  # the whole dev split is held out too: report on both
+    model = fit(split, [q for q in train if not q.silent], args.c, args.lam)
+    if args.gate and any(q.silent for q in train):
+        model["gate"] = fit_gate(split, train, args.c, args.lam)
+    if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
         val = [q for q in questions if is_validation(q.policy)]
         cv = {"OPP-115 validation (10)": {"fusion": evaluate(val, scorer(split, None)),
                                           "adapter+logistic": evaluate(val, scorer(split, model))},
@@ -403,7 +523,9 @@ def main(argv=None) -> int:
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
     bar = args.bar if args.bar is not None else old.get("bar")
     source = ("OPP-115, the 65 training policies of the 75 outside the PolicyQA dev split "
-              "(benchmarks/opp115.py)" if args.data == "opp115" else "PolicyQA dev")
+              "(benchmarks/opp115.py), PolicyQA's training wordings and plain-words questions " +
+              ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
+              if args.data.startswith("opp115") else "PolicyQA dev")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,

@@ -13,7 +13,7 @@ PolicyQA dev split (20 policies) is not read here at all: it stays held out for
 Every policy goes through `policyqa ingest`'s own path (load, normalise, segment, embed); every
 question through the first stage that runs at query time (qa.rank with the ranker at
 --stage1), so the reranker learns on the candidates it will be handed. A pair is
-(question, qa.rerank.passages(unit)) with label 1 when the unit holds an annotated answer span of
+(question, reranker.passages(unit)) with label 1 when the unit holds an annotated answer span of
 the question's types (it covers half the span, or half of the unit is inside it):
 - an answerable question: its labelled units (up to 3) and up to 7 of the first stage's top 20
   that are not, plus one random unit of the policy;
@@ -126,7 +126,7 @@ def cases(stage1: Path):
 
     from ingest.embedding import get_embedder
     from qa import rank
-    from qa.rerank import passages
+    from reranker import passages
 
     split = build("opp115")
     model = rank.load_model(stage1)
@@ -392,7 +392,7 @@ def choose_bar(best_pos: np.ndarray, best_neg: np.ndarray) -> dict:
     """The probability bar that maximises balanced accuracy (answered of answerable + refused of
     silent) on the validation policies, and the trade-off around it. Inputs: best calibrated
     logits of answerable and silent cases."""
-    from qa.rerank import sigmoid
+    from reranker import sigmoid
 
     pp, pn = sigmoid(best_pos), sigmoid(best_neg)
     grid = np.round(np.arange(0.02, 0.96, 0.01), 2)
@@ -510,7 +510,7 @@ def main(argv=None) -> int:
              "args": {k: str(v) for k, v in vars(args).items()}}
     export(model, args.out, args.layers, extra)
 
-    from qa.rerank import Reranker
+    from reranker import Reranker
 
     onnx = Reranker(args.out)
     res_onnx = validate(split, texts, va_a, va_s, onnx.logits, args.k, lambda m: log("int8 onnx " + m), cal)

@@ -43,15 +43,9 @@ class Settings(BaseSettings):
     ranker: Path | None = Field(default=None, description=(
         "Another first-stage ranker file (POLICYQA_RANKER; default qa/models/ranker.json), e.g. one trained on half "
         "the policies for an honest benchmark. Read from the environment by qa.rank."))
-    reranker: Path | None = Field(default=None, description=(
-        "Another reranker folder (POLICYQA_RERANKER; default qa/models/reranker), e.g. one from "
-        "benchmarks/train_reranker.py --out DIR."))
     model_dir: Path | None = Field(default=None, description=(
         "Folder of the fine-tuned 'policyqa-minilm' embedder (POLICYQA_MODEL_DIR; default models/policyqa-minilm). "
         "Read from the environment by ingest.embedding."))
-    rerank: bool = Field(default=True,
-                         description="Re-score the first stage's best clauses with the trained cross-encoder "
-                                     "(qa/models/reranker). 0: the first stage alone, the fastest path.")
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     admin_token: str = Field(default="", description="Token that allows uploading policies in the desk. Empty: uploads are off.")
     frame_ancestors: str = Field(default="*",

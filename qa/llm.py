@@ -149,7 +149,8 @@ def _langchain(provider: str):
             from langchain.chat_models import init_chat_model
 
             return init_chat_model(name, model_provider=provider, **kwargs)
-        except ImportError as e:
+        except (ImportError, AttributeError) as e:  # with langchain-community installed, a missing
+            #   integration is an AttributeError from its lazy module (not an ImportError)
             raise ImportError(f"POLICYQA_LLM={provider}:{name} needs the {provider} integration: "
                               f"pip install 'policyqa[{EXTRAS[provider]}]'") from e
     return make

@@ -17,7 +17,7 @@ import numpy as np
 from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
-from qa import compose, rank, rerank
+from qa import compose, rank
 from qa.errors import QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
@@ -46,20 +46,15 @@ def _one_snapshot(method):
 class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
-                 max_question_chars: int = 2000, reranker: rerank.Reranker | bool | None = True,
-                 ranker: dict | None = None):
-        """`reranker`: True loads the shipped one (qa/models/reranker, or $POLICYQA_RERANKER),
-        False/None answers from the first stage alone (the fastest path), or a Reranker.
-        `ranker`: the first stage's model (qa.rank.load_model's format), default the shipped one."""
+                 max_question_chars: int = 2000, ranker: dict | None = None):
+        """`ranker`: the ranking model (qa.rank.load_model's format), default the shipped one."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
         self.writer = writer
         self.ranker = ranker if ranker is not None else rank.load_model()
         ranker = self.ranker or {}
-        self.reranker = rerank.load_reranker() if reranker is True else (reranker or None)
-        default_bar = self.reranker.bar if self.reranker else ranker.get("bar", DEFAULT_BAR)
-        self.bar = bar if bar is not None else default_bar
+        self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
         trained_on = ranker.get("embedder")
         configured = runtime_name(model, backend)
         # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
@@ -82,7 +77,7 @@ class Assistant:
         """The assistant the settings (policyqa.settings.Settings) describe; the one way the CLI,
         the REST API, the chat, the desk and the widget build it: the store (`settings.store`
         unless one is given), the embedding model, the LLM writer `settings.llm` names (unless
-        one is given), the reranker, the question length limit."""
+        one is given), the question length limit."""
         if store is None:
             from ingest.pipeline import open_store
 
@@ -95,10 +90,8 @@ class Assistant:
                                   "(or [ollama], [openai] for those providers)") from exc
 
             writer = writer_from_settings(settings)
-        reranker = rerank.load_reranker(str(settings.reranker)) if settings.rerank and settings.reranker \
-            else settings.rerank
         return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
-                   max_question_chars=settings.max_question_chars, reranker=reranker)
+                   max_question_chars=settings.max_question_chars)
 
     @property
     def embedder(self) -> Embedder:
@@ -189,15 +182,8 @@ class Assistant:
         first = rank.score(f.x, self.ranker)
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
-        if self.reranker is None:
-            scores = rank.adjust(pidx, question, first, missing)
-            top = sorted(order, key=lambda i: -scores[i])[:k]
-        else:  # the reranker's calibrated probability for the first stage's best; 0 for the rest
-            cands = order[:self.reranker.k]
-            scores = np.zeros(len(first), dtype=np.float32)
-            scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
-            scores = rank.adjust(pidx, question, scores, missing)
-            top = (sorted(cands, key=lambda i: -scores[i]) + order[self.reranker.k:])[:k]
+        scores = rank.adjust(pidx, question, first, missing)
+        top = sorted(order, key=lambda i: -scores[i])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
     def _retrieve(self, q: str, pids: list[str], k: int = POOL):

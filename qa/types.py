@@ -23,7 +23,7 @@ class Hit:
     order: int
     start: int
     end: int
-    score: float  # final score, higher is better (calibrated relevance in [0, 1] after reranking)
+    score: float  # the ranker's score in [0, 1], higher is better
     dense: float = 0.0  # cosine similarity of question and unit
     lexical: float = 0.0  # BM25 score
     page: int | None = None

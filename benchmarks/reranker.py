@@ -1,31 +1,23 @@
-"""The reranker: a cross-encoder that reads the question and a clause together and says how
-likely the clause answers it.
+"""The reranker experiment's model at run time: a cross-encoder that reads the question and a
+clause together and says how likely the clause answers it.
 
-The first stage (qa.rank: cosines, BM25, a logistic model) orders a policy's clauses by
-features that see the question and the clause apart; it finds the answer among its first
-candidates, but often not first. The reranker reads each candidate *with* the question, in its
-context (the section it sits in and, for a list item, the sentence that introduces the list),
-and outputs a probability that it answers the question. That probability is absolute, not
-relative to the policy's other clauses: it was trained on questions the policies are silent on
-as well, so a policy whose best clause scores low does not address the question.
-
-The model is a few layers of the bundled all-MiniLM-L6-v2 with a one-logit head, fine-tuned on
-OPP-115 (benchmarks/train_reranker.py; model card in qa/models/reranker/README.md), exported
-to ONNX with int8 weights and run by onnxruntime.
+Not used by answers: trained on this machine's CPU (benchmarks/train_reranker.py), it did not
+learn to rank better than the first stage (qa.rank); the figures are in benchmarks/README.md.
+It reads each candidate in its context (the section it sits in and, for a list item, the
+sentence that introduces the list): a few layers of the bundled all-MiniLM-L6-v2 with a
+one-logit head, exported to ONNX with int8 weights and run by onnxruntime.
 """
 from __future__ import annotations
 
 import json
 import os
 import threading
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ingest.types import Unit
 
-MODEL_DIR = Path(__file__).parent / "models" / "reranker"
 MAX_LEAD = 120  # characters of a list's lead-in shown with each of its items
 MAX_SECTION = 80
 
@@ -61,7 +53,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Reranker:
     """The exported cross-encoder: `probability(question, passages)` for each passage."""
 
-    def __init__(self, folder: Path = MODEL_DIR, threads: int | None = None):
+    def __init__(self, folder: Path, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -109,20 +101,3 @@ class Reranker:
     def bar(self) -> float:
         """The probability a clause needs to be relied on (chosen on validation policies)."""
         return float(self.config.get("bar", 0.5))
-
-
-def model_dir() -> Path:
-    return Path(os.environ.get("POLICYQA_RERANKER") or MODEL_DIR)
-
-
-@lru_cache(maxsize=2)
-def load_reranker(folder: str | None = None) -> Reranker | None:
-    """The reranker in `folder` (default: $POLICYQA_RERANKER or the shipped one); None when
-    that folder holds no model."""
-    path = Path(folder) if folder else model_dir()
-    if not (path / "model.onnx").is_file():
-        if os.environ.get("POLICYQA_RERANKER"):
-            raise RuntimeError(f"POLICYQA_RERANKER={path} holds no model.onnx; unset it or train one: "
-                               "python benchmarks/train_reranker.py --out DIR")
-        return None
-    return Reranker(path)

@@ -1,0 +1,63 @@
+"""What answers rely on: relied-on clauses always outrank related ones, a policy is cited
+across policies only when its best clause clears the bar, and a long real policy's silence on
+a question is said, not papered over with its closest clause."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.service import Assistant
+
+ROOT = Path(__file__).resolve().parent.parent
+NATURAL = ROOT / "benchmarks" / "natural" / "corpus"
+
+
+def test_relied_on_clauses_always_outrank_related_ones(assistant):
+    for pid in assistant.policies():
+        for question in ("Who do you share my data with?", "Can I delete my account?",
+                         "Do you use my photos to train AI?"):
+            ans = assistant.answer(question, pid)
+            flags = [c.related for c in ans.citations]
+            assert flags == sorted(flags), (question, pid, flags)  # relied on first, then related
+            # a list's items come with the clause relied on (qa.lists), whatever their own score
+            relied = [c.score for c in ans.citations if not c.related and not c.listed]
+            related = [c.score for c in ans.citations if c.related]
+            if relied and related:
+                assert min(relied) >= max(related), (question, pid)
+            assert all(s >= assistant.bar for s in relied)
+
+
+@pytest.fixture(scope="module")
+def long_policy(tmp_path_factory, embedder):
+    """The Walmart policy of the PolicyQA dev split (21,000 characters), in a real store."""
+    from conftest import new_store
+    from ingest.pipeline import ingest_paths
+
+    store = new_store(tmp_path_factory.mktemp("walmart"))
+    report = ingest_paths([NATURAL / "walmart-com.txt"], store, embedder)
+    assert not report.failed
+    return Assistant(store, embedder)
+
+
+def test_a_question_a_long_policy_is_silent_on_is_refused(long_policy):
+    # nothing in it on moving data to China (grep: no "China"). Not asserted, as it fails: "Do you
+    # collect my DNA or genetic information?" is answered from its closest clauses (issue #9)
+    ans = long_policy.answer("Is my data sent to China?", "walmart-com")
+    assert not ans.answerable, ans.answer
+    assert ans.citations and all(c.related for c in ans.citations)
+    ans = long_policy.answer("Can I opt out of receiving marketing emails?", "walmart-com")
+    assert ans.answerable
+
+
+def test_across_policies_the_cited_are_those_whose_best_clause_clears_the_bar(assistant):
+    for question in ("Do you sell my data?", "Is my data processed in China?", "How can I contact you?"):
+        ans = assistant.answer(question)
+        best = {p: hits[0].score if hits else 0.0
+                for p, hits in assistant._retrieve(question, assistant.scope(None))[2].items()}
+        clear = {p for p, s in best.items() if s >= assistant.bar}
+        assert set(ans.policies) <= clear, (question, best)
+        for p in ans.policies:  # each cited policy's quotes are its own best clauses
+            assert [c.policy for c in ans.citations].count(p) >= 1
+        assert np.isfinite(list(best.values())).all()
