@@ -1,31 +1,42 @@
-# Two entry points: `make run` (set up, then start the app on the bundled corpus) and
-# `make test` (set up, then run the whole test suite, browser tests included).
+# Two entry points: `make run` (set up, then start the app on the bundled corpus; PORT=... HOST=...
+# choose where) and `make test` (set up, then run the whole test suite, browser tests included).
+# pip prints each package as it goes: a fresh machine takes a few minutes.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 7860
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install chromium run test bench
+.PHONY: install install-test chromium run test bench
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) and installing torch 2.13.0 (the CPU wheel)"
 	$(PY) -m venv $(VENV)
 	# torch first: this exact version is a CPU wheel on local disk; any other spec pulls CUDA builds
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install torch==2.13.0
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	# export the bundled model to int8 ONNX once (cached), so the first start is fast
+	@echo "==> installing policyqa and what the app needs"
+	$(BIN)/pip install -e .
+	@echo "==> exporting the bundled embedding model to int8 ONNX (once; cached)"
 	$(BIN)/python -c "from ingest.embedding import get_embedder; get_embedder()"
+
+install-test: install
+	@echo "==> installing what the tests need"
+	$(BIN)/pip install -e '.[test]'
 
 chromium:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
 run: install
-	$(BIN)/python app.py
+	@echo "==> starting the app on http://$(HOST):$(PORT) (the first start ingests corpus/)"
+	$(BIN)/python app.py --host $(HOST) --port $(PORT)
 
-test: install chromium
+test: install-test chromium
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/pip install -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/latency.py

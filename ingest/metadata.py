@@ -36,6 +36,11 @@ _SERVICE_NAME = re.compile(r"^(?P<name>[A-Z][\w .&'-]{1,40}?)\s*\((?:the\s+)?[\"
                            r"(?:Service|Site|App|Platform|Company)[\"”]?\)", re.M)
 _GENERIC_TITLE = re.compile(r"^(privacy (policy|notice|statement)|隐私政策|隱私政策|"
                             r"プライバシーポリシー|개인정보\s*처리방침)$", re.I)
+# what a title says besides the service's name: "SnapNest Privacy Policy", "Privacy Policy | SnapNest"
+_POLICY_WORDS = re.compile(r"\b(?:(?:online|global|website|app|customer)\s+)?(?:privacy|data\s+protection|cookie)"
+                           r"\s+(?:policy|notice|statement)\b|隐私政策|隱私政策|プライバシーポリシー", re.I)
+_TITLE_PARTS = re.compile(r"\s*[|–—·•]\s*|\s+-\s+|:\s+")
+_EDGE_WORDS = re.compile(r"^(?:the|our|of|for|at|by|from|on|about)\s+|\s+(?:of|for|at|by|on|and)$|['’]s$", re.I)
 
 
 def extract_last_updated(text: str, top_lines: int = 40) -> str | None:
@@ -85,12 +90,26 @@ def guess_language(text: str) -> str:
 
 
 def find_name(doc: Document) -> str:
-    """A name the text gives itself ('AntiAI Pics (the "Service")'), a specific title, or ""."""
+    """A name the text gives itself ('AntiAI Pics (the "Service")'), else the name its title
+    gives ("SnapNest" from "SnapNest Privacy Policy" or "Privacy Policy | SnapNest"), else the
+    name a first line naming a privacy policy gives (a .txt or .pdf without a title), or ""."""
     if m := _SERVICE_NAME.search(doc.text[:3000]):
         return m.group("name").strip()
-    title = doc.title.strip()
-    if title and not _GENERIC_TITLE.match(title):
-        return title
+    if name := name_in_title(doc.title):
+        return name
+    first = doc.text.lstrip().split("\n", 1)[0].strip()
+    return name_in_title(first) if len(first) <= 100 and _POLICY_WORDS.search(first) else ""
+
+
+def name_in_title(title: str) -> str:
+    """The service's name in a policy's title: the first part (split at "|", " - "...) that says
+    more than "Privacy Policy", without those words; "" for a title that names nothing."""
+    for part in _TITLE_PARTS.split(title.strip()):
+        name = " ".join(_POLICY_WORDS.sub(" ", part).split())
+        while (trimmed := _EDGE_WORDS.sub("", name).strip()) != name:
+            name = trimmed
+        if name and not _GENERIC_TITLE.match(name):
+            return name
     return ""
 
 

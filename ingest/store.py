@@ -642,13 +642,6 @@ class Store:
         return UnitRows(pid, units, [i for i, *_ in items],
                         np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
 
-    def query(self, vector: np.ndarray, policy: str, k: int) -> list[tuple[str, float]]:
-        """Nearest units of one policy by Chroma's own index: [(unit id, cosine similarity)]."""
-        version = self.policy(policy).version
-        res = self._use(lambda col: col.query(query_embeddings=[vector], n_results=k,
-                                              where=_where(policy, version)))
-        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
-
 
 def _where(policy: str, version: str) -> dict:
     return {"$and": [{"policy": policy}, {"version": version}]}

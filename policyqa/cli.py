@@ -170,11 +170,12 @@ def _assistant(store: Path | None):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
 @click.option("--store", type=click.Path(path_type=Path), help=STORE_HELP)
-def serve(host, port, store):
+@click.option("--verbose", is_flag=True, help="Log every HTTP request and the search indexes' building too.")
+def serve(host, port, store, verbose):
     """Start the web app (chat, desk, widget, REST API) on the bundled corpus."""
     import app
 
-    app.serve(host=host, port=port, store=_store_path(store))
+    app.serve(host=host, port=port, store=_store_path(store), verbose=verbose)
 
 
 def main():

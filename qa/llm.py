@@ -145,9 +145,9 @@ def _langchain(provider: str):
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
             if key or settings.llm_base_url:
                 kwargs["api_key"] = key or "none"  # local OpenAI-compatible servers usually take no key
-        from langchain.chat_models import init_chat_model
-
         try:
+            from langchain.chat_models import init_chat_model
+
             return init_chat_model(name, model_provider=provider, **kwargs)
         except (ImportError, AttributeError) as e:  # with langchain-community installed, a missing
             #   integration is an AttributeError from its lazy module (not an ImportError)

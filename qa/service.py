@@ -83,7 +83,11 @@ class Assistant:
 
             store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
         if writer is None and settings.llm:
-            from qa.llm import writer_from_settings
+            try:
+                from qa.llm import writer_from_settings
+            except ImportError as exc:
+                raise ImportError(f"POLICYQA_LLM={settings.llm} needs LangChain: pip install 'policyqa[llm]' "
+                                  "(or [ollama], [openai] for those providers)") from exc
 
             writer = writer_from_settings(settings)
         return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,

@@ -7,6 +7,7 @@ surface renders the blocks; `Answer.answer`, the plain text of the CLI and the J
 such rendering (`answer_text`). Nothing reads the text back."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,12 +54,29 @@ class Citation:
     page: int | None = None
     listed: bool = False  # shown to complete a list a relied-on clause belongs to (not itself ranked)
 
+    @property
+    def note(self) -> str:
+        """What a reader must know about the quote: an email address its source page hid."""
+        return HIDDEN_EMAIL_NOTE if HIDDEN_EMAIL.search(self.quote) else ""
+
     def to_dict(self) -> dict:
         return {"n": self.n, "policy": self.policy, "policy_name": self.policy_name,
                 "quote": self.quote, "section": self.section, "score": round(self.score, 4),
                 "start": self.start, "end": self.end, "last_updated": self.last_updated,
                 "unit_id": self.unit_id, "related": self.related, "listed": self.listed,
-                "page": self.page}
+                "page": self.page, "note": self.note}
+
+    def source(self) -> str:
+        """'SnapNest, section “4. Retention”, page 2, last updated 2026-03-03' (and its note)."""
+        bits = [self.policy_name or self.policy, *([f"section “{self.section}”"] if self.section else []),
+                *([f"page {self.page}"] if self.page else []),
+                f"last updated {self.last_updated}" if self.last_updated else "no date given"]
+        return ", ".join(bits) + (f" ({self.note})" if self.note else "")
+
+
+# An address a web page's email obfuscation replaced ("[email protected]" is what its text says)
+HIDDEN_EMAIL = re.compile(r"\[\s*email\s+protected\s*\]", re.I)
+HIDDEN_EMAIL_NOTE = "the source page hid this email address: “[email protected]” is not the address"
 
 
 class Status(StrEnum):
@@ -190,10 +208,7 @@ class Answer:
         cites = {c.n: c for c in self.citations}
         out = [self.answer.strip(), "", "Sources:"]
         for n in sorted({n for b in self.blocks for n in b.numbers}):
-            c = cites[n]
-            bits = [c.policy_name or c.policy, *([f"section “{c.section}”"] if c.section else []),
-                    f"last updated {c.last_updated}" if c.last_updated else "no date given"]
-            out.append(f"[{n}] {', '.join(bits)}")
+            out.append(f"[{n}] {cites[n].source()}")
         return "\n".join(out) + "\n"
 
     def to_dict(self) -> dict:

@@ -6,11 +6,12 @@ origin, so the same page served as http://localhost:PORT (another origin) must b
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
-from webserver import ADMIN_TOKEN, HOSTILE_ID, HOSTILE_NAME, build_store, free_port, running, settings_for, static_site
+from webserver import ROOT, ADMIN_TOKEN, HOSTILE_ID, HOSTILE_NAME, build_store, free_port, running, settings_for, static_site
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +40,13 @@ def site(tmp_path_factory):
         (pages / "script.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Help</title></head>
 <body><h1>Acme help centre</h1><p>Questions about your data? Use the button.</p>
 <script src="{base}/widget.js" data-policy="product-image-gen" data-theme="dark"></script></body></html>""", "utf-8")
+        (pages / "configured.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Ayuda</title></head>
+<body><h1>Centro de ayuda</h1><input id="search" placeholder="Buscar en la ayuda">
+<script src="{base}/widget.js" data-policy="figure-gen" data-theme="light" data-title="Acme &lt;b&gt;ayuda&lt;/b&gt;"
+        data-greeting="Hola: pregunte sobre sus datos." data-accent="#0b7a3e" data-position="left"
+        data-language="es"></script></body></html>""", "utf-8")
+        help_page = (ROOT / "examples" / "help-page.html").read_text("utf-8")
+        (pages / "help-page.html").write_text(help_page.replace("http://127.0.0.1:7860", base), "utf-8")
         (pages / "hostile.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
 <iframe id="help" src="{base}/widget?policy={HOSTILE_ID}" width="400" height="600"></iframe></body></html>""", "utf-8")
         with static_site(pages, third):
@@ -271,6 +279,123 @@ def test_desk_upload_adds_a_policy(page, site, tmp_path):
     page.click("#pq-upload-btn")
     page.locator("#pq-upload-out", has_text="Added").wait_for()
     assert "acme-help" in page.locator("#pq-upload-out").inner_text()
+    name = httpx.get(f"{base}/api/policies/acme-help").json()["name"]
+
+    # without a reload, every policy picker offers it, and answers from it
+    for tab, picker in (("Reply to a ticket", "pq-reply-policy"), ("Search clauses", "pq-search-policy")):
+        page.get_by_role("tab", name=tab).click()
+        page.click(f"#{picker} input")
+        assert page.locator("li[role=option]", has_text=name).count() == 1, tab
+        page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Ask").click()
+    pick(page, "pq-chat-policy", name)
+    answer = ask_in_chat(page, "How long do you keep uploaded images?")
+    assert cited_policies(answer) == {"acme-help"}
+
+
+def contrast_failures(page) -> list[str]:
+    """axe-core's WCAG AA colour-contrast check of the page as shown (axe-core comes with the
+    axe-playwright-python package and is run in the page: nothing is fetched)."""
+    import axe_playwright_python
+
+    page.evaluate((Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text("utf-8"))
+    return page.evaluate("""axe.run(document, {runOnly: ['color-contrast']}).then(r => r.violations.flatMap(
+        v => v.nodes.map(n => n.target.join(' ') + ': ' + n.any.map(a => a.message).join('; '))))""")
+
+
+def test_every_page_meets_wcag_aa_contrast(page, site):
+    base, _ = site
+    seen = {}
+    page.goto(base + "/")
+    ask_in_chat(page, "Is my data sent to China?")
+    seen["chat"] = contrast_failures(page)
+    # one complete face for every weight: the system's, no bundled partial face (semibold had few glyphs)
+    assert page.evaluate("getComputedStyle(document.querySelector('#pq-ask')).fontFamily").startswith("system-ui")
+    assert page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)") == []
+    page.get_by_role("tab", name="Support desk").click()
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out table.pq-compare").wait_for()
+    seen["desk: compare"] = contrast_failures(page)
+    page.get_by_role("tab", name="Search clauses").click()
+    page.fill("#pq-search-q textarea", "delete my account")
+    page.click("#pq-search-btn")
+    page.locator("#pq-search-out li.pq-hit").first.wait_for()
+    seen["desk: search"] = contrast_failures(page)
+    page.get_by_role("tab", name="Reply to a ticket").click()
+    page.fill("#pq-reply-q textarea", "How long do you keep my images?")
+    page.click("#pq-reply-btn")
+    page.locator("#pq-reply-answer .pq-cite").first.wait_for()
+    seen["desk: reply"] = contrast_failures(page)
+    aligned = page.evaluate("[...document.querySelectorAll('#pq-reply-answer :is(p, .pq-cite-link, .pq-cite-head, "
+                            ".pq-quote)')].map(e => getComputedStyle(e).textAlign)")
+    assert set(aligned) <= {"left", "start"}, "the reply's quotes are not centred"
+    page.get_by_role("tab", name="Add or replace a policy").click()
+    page.locator("#pq-upload-token").wait_for()
+    seen["desk: upload"] = contrast_failures(page)
+    for theme in ("light", "dark"):
+        page.goto(f"{base}/widget?policy=product-image-gen&theme={theme}")
+        widget_answer(page, "Is my data sent to China?")
+        seen[f"widget, {theme}"] = contrast_failures(page)
+    page.goto(f"{base}/policy/product-image-gen?start=0&end=40#hl")
+    seen["policy viewer"] = contrast_failures(page)
+    page.goto(base + "/docs")
+    page.locator(".opblock").first.wait_for()
+    seen["/docs"] = contrast_failures(page)
+
+    page.emulate_media(color_scheme="dark")  # a visitor whose system is dark: Gradio's dark theme
+    page.goto(base + "/")
+    ask_in_chat(page, "Is my data sent to China?")
+    seen["chat, dark"] = contrast_failures(page)
+    page.get_by_role("tab", name="Support desk").click()
+    # the tab has mounted (with its default question) before the question is replaced
+    page.wait_for_function("document.querySelector('#pq-compare-q textarea')?.value === 'Where is my data processed?'")
+    page.fill("#pq-compare-q textarea", "Do you collect biometric data?")  # "Not addressed" rows too
+    page.click("#pq-compare-btn")
+    page.locator("#pq-compare-out", has_text="biometric data?").wait_for()
+    seen["desk: compare, dark"] = contrast_failures(page)
+    assert {where: found for where, found in seen.items() if found} == {}
+
+
+def test_desk_fits_a_390_px_phone(browser, site):
+    base, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(base + "/")
+        page.get_by_role("tab", name="Support desk").click()
+        page.click("#pq-compare-btn")
+        page.locator("#pq-compare-out table.pq-compare").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for tab, field in (("Search clauses", "#pq-search-q"), ("Reply to a ticket", "#pq-reply-q"),
+                           ("Add or replace a policy", "#pq-upload-token")):
+            button = page.get_by_role("tab", name=tab)
+            if button.is_visible():
+                button.click()
+            else:  # Gradio folds the tabs that do not fit into its "More tabs" menu
+                page.locator("#pq-desk-tab button[aria-label='More tabs']").click()
+                page.locator("#pq-desk-tab .overflow-dropdown button", has_text=tab).click()
+            page.locator(field).wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab
+        page.get_by_role("tab", name="Ask").click()
+        bar, hint = page.locator("#pq-chat-policy").bounding_box(), page.locator("#pq-chat-hint").bounding_box()
+        assert hint["y"] >= bar["y"] + bar["height"] - 1 and hint["width"] >= 300  # under the picker, not squeezed
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------ programs: the REST API's docs
+def test_rest_api_docs_render_from_our_own_server(page, site):
+    base, _ = site
+    page.goto(base + "/")
+    with page.context.expect_page() as popup:
+        page.locator("#pq-header a", has_text="REST API").click()
+    docs = popup.value
+    docs.locator(".opblock-summary-path", has_text="/api/ask").first.wait_for()
+    paths = set(docs.locator(".opblock-summary-path").all_text_contents())
+    assert {"/api/ask", "/api/widget/{policy}/ask", "/api/policies", "/healthz"} <= paths
+    assert docs.locator(".info .title").inner_text().startswith("policyqa")
+    assert page.outside == [], "no asset from a CDN"
 
 
 # ------------------------------------------------------------------ site owners: the widget
@@ -337,6 +462,132 @@ def test_widget_by_script_tag(page, site):
     bot = widget_answer(frame, "Is my data sent to China?")
     assert {c.get_attribute("data-policy") for c in bot.locator(".cite").all()} == {"product-image-gen"}
     assert page.outside == []
+
+
+def open_panel(page):
+    page.locator("[data-policyqa-widget] .pq-btn").click()
+    frame = page.frame_locator("[data-policyqa-widget] iframe")
+    frame.locator("#q").wait_for()
+    return frame
+
+
+def test_widget_closes_by_its_button_and_by_escape(page, site):
+    _, third = site
+    page.goto(f"http://127.0.0.1:{third}/script.html")
+    panel, launcher = page.locator("[data-policyqa-widget] .pq-panel"), page.locator("[data-policyqa-widget] .pq-btn")
+    frame = open_panel(page)
+    assert panel.is_visible() and launcher.get_attribute("aria-expanded") == "true"
+    frame.get_by_role("button", name="Close").click()  # the button inside the (cross-origin) panel
+    panel.wait_for(state="hidden")
+    assert launcher.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.getAttribute('data-policyqa-widget')") == "product-image-gen"
+
+    launcher.click()
+    panel.wait_for(state="visible")
+    frame.locator("#q").click()  # typing in the panel: Escape there closes it too
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+
+    launcher.click()
+    panel.wait_for(state="visible")
+    page.locator("h1").click()  # and Escape on the page itself
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+
+    page.goto(f"http://127.0.0.1:{third}/iframe.html")  # inline, nothing to close: no close button
+    frame = page.frame_locator("#help")
+    frame.locator("#q").wait_for()
+    assert frame.locator("#close").count() == 0
+
+
+def test_widget_configured_by_data_attributes(page, site):
+    base, third = site
+    page.goto(f"http://127.0.0.1:{third}/configured.html")
+    launcher = page.locator("[data-policyqa-widget] .pq-btn")
+    assert launcher.inner_text() == "¿Preguntas de privacidad?"
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"  # white reads on dark green
+    assert launcher.bounding_box()["x"] < 100  # data-position="left"
+    frame = open_panel(page)
+    assert page.locator("[data-policyqa-widget] .pq-panel").bounding_box()["x"] < 100
+    assert frame.locator("html").get_attribute("lang") == "es"
+    assert frame.locator(".w-title").inner_text() == "Acme <b>ayuda</b>"  # the owner's title, as text
+    assert frame.locator(".w-title b").count() == 0
+    assert frame.locator(".w-hello p").inner_text() == "Hola: pregunte sobre sus datos."
+    assert frame.locator("#q").get_attribute("placeholder") == "Pregunte sobre sus datos…"
+    assert frame.locator("#close").get_attribute("aria-label") == "Cerrar"
+    send = frame.locator("#send")
+    assert send.inner_text() == "Preguntar"
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    bot = widget_answer(frame, "¿Cuánto tiempo guardan mis imágenes?")
+    assert bot.locator(".cite .n").first.evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(11, 122, 62)"
+    assert page.outside == []
+
+    # the same settings as query parameters of /widget; an accent that is not a colour is ignored
+    page.goto(f"{base}/widget?policy=figure-gen&title=Help&greeting=Hi&lang=de&accent=red;x:1")
+    assert page.locator(".w-title").inner_text() == "Help" and page.locator(".w-hello p").inner_text() == "Hi"
+    assert page.locator("#send").inner_text() == "Fragen" and page.locator("html").get_attribute("lang") == "de"
+    assert page.locator("html").get_attribute("data-accent") is None
+    assert page.locator("#send").evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(47, 91, 234)"
+
+
+def test_the_help_page_example_works_as_documented(page, site):
+    _, third = site
+    page.goto(f"http://127.0.0.1:{third}/help-page.html")
+    launcher = page.locator("[data-policyqa-widget] .pq-btn")
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 122, 62)"
+    assert launcher.bounding_box()["x"] < 100
+    frame = open_panel(page)
+    assert frame.locator(".w-title").inner_text() == "Acme privacy help"
+    assert frame.locator(".w-hello p").inner_text() == "Hi! Ask how Acme handles your photos."
+    assert frame.locator(".chip").count() >= 1
+    inline = page.frame_locator("aside iframe")
+    assert inline.locator(".w-title").inner_text() == "Privacy questions"
+    assert page.outside == []
+
+
+def test_widget_suggests_questions_its_own_policy_answers(page, site):
+    from qa.suggest import candidate_questions
+
+    base, _ = site
+    shown = {}
+    for pid in ("antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", "product-image-gen"):
+        page.goto(f"{base}/widget?policy={pid}")
+        shown[pid] = [c.inner_text() for c in page.locator(".chip").all()]
+        assert 1 <= len(shown[pid]) <= 3, (pid, shown[pid])
+        sections = [s["title"] for s in httpx.get(f"{base}/api/policies/{pid}").json()["sections"]]
+        for q in candidate_questions([t.split(" > ")[0] for t in sections]):
+            answerable = httpx.post(f"{base}/api/widget/{pid}/ask", json={"question": q}).json()["answerable"]
+            assert answerable or q not in shown[pid], (pid, q)  # a refused question is never suggested
+        assert set(shown[pid]) <= set(candidate_questions(sections)), "drawn from the policy's own sections"
+    assert len({tuple(qs) for qs in shown.values()}) > 1, "not the same questions for every policy"
+
+    for lang in ("es", "ja"):  # in the widget's language, checked the same way
+        page.goto(f"{base}/widget?policy=antiai-pics&lang={lang}")
+        chips = [c.inner_text() for c in page.locator(".chip").all()]
+        assert chips and set(chips) <= set(candidate_questions(
+            [s["title"] for s in httpx.get(f"{base}/api/policies/antiai-pics").json()["sections"]], lang))
+        for q in chips:
+            assert httpx.post(f"{base}/api/widget/antiai-pics/ask", json={"question": q}).json()["answerable"], q
+
+    page.goto(f"{base}/widget?policy=figure-gen")  # and asked in the widget, each is answered
+    for i in range(len(shown["figure-gen"])):
+        if i:
+            page.reload()
+        page.locator(".chip").nth(i).click()
+        page.locator(".msg.bot.answerable, .msg.bot.unaddressed, .msg.bot.error").last.wait_for()
+        assert "answerable" in page.locator(".msg.bot").last.get_attribute("class").split()
+
+
+def test_widget_error_names_no_other_hosted_policy(page, site):
+    base, _ = site
+    page.goto(f"{base}/widget?policy=product-image-gne")
+    api = httpx.post(f"{base}/api/widget/product-image-gne/ask", json={"question": "Is my data sold?"})
+    assert api.status_code == 404
+    for text in (page.locator("body").inner_text(), api.text):
+        assert "'product-image-gne' is not available" in text and "data-policy" in text
+        for pid in ("antiai-pics", "cloudflare-image-gen", "figure-gen", "image-video-gen", HOSTILE_ID):
+            assert pid not in text
 
 
 def test_widget_says_when_it_cannot_read_the_question(page, site):

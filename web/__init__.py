@@ -1,20 +1,27 @@
 """The web app: one FastAPI server with the REST API, the widget, the policy viewer, and the
 Gradio chat and desk mounted at `/`.
 
-    create_app(settings) -> FastAPI   # build it (tests run it with uvicorn on a free port)
-    serve(host, port, store)          # `python app.py` and `policyqa serve`
+    create_app(settings) -> FastAPI           # build it (tests run it with uvicorn on a free port)
+    serve(host, port, store, verbose=False)   # `python app.py` and `policyqa serve`
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
+import socket
 import threading
 import time
 from pathlib import Path
 
+from ingest.errors import PolicyQAError
 from policyqa.settings import Settings, get_settings
 
 log = logging.getLogger("policyqa.web")
+
+
+class CannotListen(PolicyQAError):
+    """The server's address cannot be listened on (most often: the port is in use)."""
 
 
 def _import_gradio_in_background() -> threading.Thread:
@@ -46,7 +53,7 @@ def create_app(settings: Settings | None = None, service=None):
     import gradio as gr
 
     from web import api, ui, widget
-    app = FastAPI(title="policyqa", version="0.1.0", docs_url="/docs", redoc_url=None,
+    app = FastAPI(title="policyqa", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about privacy policies from their own text. Every answer "
                               "quotes the sentences it relies on, with numbered citations; `answerable` is false "
                               "when a policy does not address the question. The JSON is the CLI's "
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None, service=None):
                        per_minute=settings.rate_limit, burst=settings.rate_burst, max_pending=settings.max_pending,
                        body_timeout=settings.body_timeout)
     api.install_error_handlers(app)
+    api.install_docs(app)
     widget.install_frame_headers(app, settings.frame_ancestors)
     app.include_router(api.router(svc))
     app.include_router(widget.router(svc))
@@ -74,17 +82,39 @@ def create_app(settings: Settings | None = None, service=None):
                                mcp_server=False)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything loads: a port in use is one clear line, at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} on {host} is already in use (another policyqa server?): stop it, "
+                               f"or choose another port: --port {port + 1} (make run PORT={port + 1}).") from None
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    return sock
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, store: Path | None = None,
-          settings: Settings | None = None) -> None:
-    """Start the one server. Logs cold-start ingestion progress and when it is ready."""
+          settings: Settings | None = None, verbose: bool = False) -> None:
+    """Start the one server. Logs cold-start ingestion progress and when it is ready; with
+    `verbose`, also every HTTP request (the chat's queue polls too) and bm25s's index building."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    printed = logging.StreamHandler()  # bm25s sets its own logger to DEBUG: only --verbose shows that
+    printed.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[printed])
     t0 = time.perf_counter()
+    sock = listen(host, port)
     settings = settings or get_settings()
     if store is not None:
         settings = settings.model_copy(update={"store": Path(store)})
     app = create_app(settings)
     log.info("app built in %.1f s; serving on http://%s:%d (chat and desk at /, widget at /widget?policy=ID, "
              "API docs at /docs)", time.perf_counter() - t0, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info" if verbose else "warning",
+                                           access_log=verbose))
+    server.run(sockets=[sock])

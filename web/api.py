@@ -12,7 +12,9 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -84,6 +86,25 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+def install_docs(app: FastAPI) -> None:
+    """The OpenAPI UI at /docs with its assets served by us (the `swagger-ui-bundle-v2` package),
+    not a CDN: it renders on a machine with no internet."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} · REST API",
+                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/static/swagger-ui.css",
+                                   swagger_favicon_url="/docs/static/favicon-32x32.png",
+                                   swagger_ui_parameters={"validatorUrl": None})  # no badge from elsewhere
+        # our contrast fixes over Swagger UI's own colours (web/static/docs.css)
+        return HTMLResponse(page.body.decode().replace(
+            "</head>", '<link rel="stylesheet" href="/widget/static/docs.css"></head>', 1))
 
 
 def policy_summary(rec) -> dict:

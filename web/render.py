@@ -34,10 +34,12 @@ def policy_href(policy: str, start: int | None = None, end: int | None = None) -
 
 
 def where(c: Citation) -> str:
-    """'Policy name · Section · updated 2026-01-08' for a citation card."""
+    """'Policy name · Section · page 2 · updated 2026-01-08' for a citation card."""
     parts = [f'<span class="pq-policy">{e(c.policy_name or c.policy)}</span>']
     if c.section:
         parts.append(f'<span class="pq-section">{e(c.section)}</span>')
+    if c.page:
+        parts.append(f'<span class="pq-page">page {c.page}</span>')
     parts.append(f'<span class="pq-date">{"updated " + e(c.last_updated) if c.last_updated else "no date given"}</span>')
     return '<span class="pq-sep">·</span>'.join(parts)
 
@@ -46,6 +48,7 @@ def citation_card(c: Citation, items: list[Citation] = (), more: int = 0) -> str
     """A quote as a card: its number, policy, section and date, the verbatim quote, a link to it
     in the policy; a list's lead-in carries its items underneath, compactly."""
     cls = "pq-cite pq-related" if c.related else "pq-cite"
+    note = f'<span class="pq-hidden-note">{e(c.note)}</span>' if c.note else ""
     sub = ""
     if items or more:
         sub = ('<ol class="pq-items">' + "".join(
@@ -56,7 +59,7 @@ def citation_card(c: Citation, items: list[Citation] = (), more: int = 0) -> str
             f'<a class="pq-cite-link" href="{e(policy_href(c.policy, c.start, c.end))}" target="_blank" '
             f'rel="noopener" title="Open the full policy at this sentence">'
             f'<span class="pq-cite-head"><span class="pq-n">{c.n}</span>{where(c)}</span>'
-            f'<span class="pq-quote">{e(c.quote)}</span></a>{sub}</li>')
+            f'<span class="pq-quote">{e(c.quote)}</span>{note}</a>{sub}</li>')
 
 
 def marked(text: str, numbers: list[int], cites: dict[int, Citation]) -> str:

@@ -17,7 +17,9 @@ from ingest.loaders import FORMATS
 from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, open_store
 from ingest.store import Store
 from policyqa.settings import Settings, ingest_limits
+from qa.errors import UnknownPolicy
 from qa.service import Assistant
+from qa.suggest import suggested_questions
 from qa.types import Answer
 
 log = logging.getLogger("policyqa.web")
@@ -37,6 +39,12 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (the scheme in any case), else None."""
     scheme, _, token = (authorization or "").strip().partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def unknown_widget_policy(policy: str) -> str:
+    """The widget's error for a policy id it does not know: it names no policy that is hosted."""
+    return (f"This widget's policy {policy!r} is not available. "
+            "Check the policy id in the page's data-policy attribute (or the widget's address).")
 
 
 def _progress(label: str):
@@ -87,6 +95,7 @@ class WebService:
     settings: Settings
     assistant: Assistant
     _upload_lock: threading.Lock = field(default_factory=threading.Lock)
+    _suggested: dict = field(default_factory=dict)  # (policy, version, language) -> suggested questions
 
     @classmethod
     def start(cls, settings: Settings) -> "WebService":
@@ -117,11 +126,25 @@ class WebService:
     def scoped_answer(self, question: str, policy: str) -> Answer:
         """The widget's answer: one policy, whatever the client asked for. The assistant already
         keeps to the scope; this is the server's own check that nothing else leaves."""
-        ans = self.assistant.answer(question, policy)
+        try:
+            ans = self.assistant.answer(question, policy)
+        except UnknownPolicy:
+            raise UnknownPolicy(unknown_widget_policy(policy)) from None
         foreign = [c for c in ans.citations if c.policy != policy]
         if foreign or ans.policy != policy:
             raise RuntimeError(f"scope violation: answer for {policy!r} cites {[c.policy for c in foreign]}")
         return ans
+
+    def suggestions(self, policy: str, lang: str = "en") -> list[str]:
+        """The widget's suggested questions for a policy, in `lang`, worked out once per version of
+        the policy (none while the answers do not know it yet: just ingested by another process)."""
+        rec = self.policies().get(policy)
+        if rec is None:
+            return []
+        key = (policy, rec.version, lang)
+        if key not in self._suggested:
+            self._suggested[key] = suggested_questions(self.assistant, policy, lang=lang)
+        return self._suggested[key]
 
     # ------------------------------------------------------------------ uploads
     @property

@@ -15,10 +15,11 @@ from qa.errors import PolicyQAError
 from web.render import (answer_html, block_html, context_html, e, error_html, policy_href,
                         thinking_html)
 from web.service import UploadError, WebService
-from web.widget import EXAMPLES
 
 STATIC = Path(__file__).parent / "static"
 STREAM_STEP = 0.03  # seconds between streamed lines of an answer
+# the chat's examples, asked of every policy (the widget suggests its own policy's, web.widget)
+EXAMPLES = ["Is my data sent to China?", "Will my photos be used to train AI?", "How long do you keep my images?"]
 USER_ERRORS = PolicyQAError  # shown in the page; anything else is a bug, which Gradio reports
 
 HEADER = """<div class="pq-header"><div class="pq-brand"><span class="pq-logo">§</span>
@@ -28,10 +29,18 @@ answered from the policies' own words. Every answer quotes its sources.</div></d
 
 
 def theme() -> gr.themes.Base:
-    # Gradio's bundled local fonts only: nothing is fetched from a font CDN.
-    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
-                          font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 600, 700)),
-                                "system-ui", "sans-serif"])
+    """Gradio's Soft theme in the system's own fonts (complete faces; nothing is fetched or
+    bundled), darkened where its colours miss WCAG AA contrast (4.5:1; the browser tests measure it)."""
+    system = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=system,
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]).set(
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_400",
+        block_label_text_color="*primary_700", block_title_text_color="*primary_700",
+        block_label_text_color_dark="*neutral_50", block_title_text_color_dark="*neutral_50",
+        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+        button_primary_background_fill_dark="*primary_600", button_primary_background_fill_hover_dark="*primary_700",
+        color_accent="*primary_600",
+        link_text_color="*primary_700", link_text_color_dark="*primary_300")
 
 
 def css() -> str:
@@ -145,8 +154,8 @@ def build_ui(svc: WebService) -> gr.Blocks:
                     with gr.Tab("Search clauses", id="search"):
                         with gr.Row():
                             s_q = gr.Textbox(label="Search clauses", placeholder="e.g. retention of images",
-                                             scale=5, elem_id="pq-search-q")
-                            s_pol = gr.Dropdown(svc.choices(), value="", label="Policy", scale=2,
+                                             scale=4, elem_id="pq-search-q")
+                            s_pol = gr.Dropdown(svc.choices(), value="", label="Policy", scale=3,
                                                 elem_id="pq-search-policy")
                             s_sec = gr.Dropdown(section_choices(svc, None), value="", label="Section", scale=2,
                                                 allow_custom_value=True, elem_id="pq-search-section")
@@ -154,8 +163,8 @@ def build_ui(svc: WebService) -> gr.Blocks:
                         s_out = gr.HTML(elem_id="pq-search-out")
                     with gr.Tab("Reply to a ticket", id="reply"):
                         with gr.Row():
-                            r_q = gr.Textbox(label="Customer's question", scale=5, elem_id="pq-reply-q")
-                            r_pol = gr.Dropdown(svc.choices(), value="", label="Policy", scale=2,
+                            r_q = gr.Textbox(label="Customer's question", scale=4, elem_id="pq-reply-q")
+                            r_pol = gr.Dropdown(svc.choices(), value="", label="Policy", scale=3,
                                                 elem_id="pq-reply-policy")
                             r_btn = gr.Button("Draft reply", variant="primary", scale=1, elem_id="pq-reply-btn", elem_classes="pq-go")
                         r_ans = gr.HTML(elem_id="pq-reply-answer")
@@ -241,25 +250,29 @@ def build_ui(svc: WebService) -> gr.Blocks:
         r_q.submit(draft, [r_q, r_pol], [r_ans, r_text])
         r_copy.click(None, r_text, None, js="(t) => { navigator.clipboard.writeText(t); }")
 
+        def pickers() -> list[gr.Dropdown]:
+            """The three policy pickers' choices as the store holds them now."""
+            return [gr.Dropdown(choices=svc.choices()) for _ in range(3)]
+
         def upload(path: str | None, token: str):
-            pickers = [gr.Dropdown(choices=svc.choices())] * 3
             if not path:
-                return error_html("Choose a file first."), *pickers
+                return error_html("Choose a file first."), *pickers()
             try:
                 report = svc.add_policy(Path(path).name, Path(path).read_bytes(), token)
             except UploadError as exc:
-                return error_html(str(exc)), *pickers
+                return error_html(str(exc)), *pickers()
             pid = (report.added or report.updated or report.unchanged or ["?"])[0]
             verb = "Added" if report.added else "Replaced" if report.updated else "Unchanged:"
             rec = svc.policies().get(pid)
             units = f" ({rec.units} sentences)" if rec else ""
+            # the pickers are read after the upload: it is in them without a reload
             return (f'<div class="pq-answer pq-answerable"><p>{verb} <a href="{e(policy_href(pid))}" target="_blank">'
-                    f'{e(pid)}</a>{units}.</p></div>'), *pickers
+                    f'{e(pid)}</a>{units}.</p></div>'), *pickers()
 
         u_btn.click(upload, [u_file, u_token], [u_out, chat_policy, s_pol, r_pol])
 
         # policies uploaded since the page was built show up in the pickers on load
-        demo.load(lambda: [gr.Dropdown(choices=svc.choices())] * 3, None, [chat_policy, s_pol, r_pol])
+        demo.load(pickers, None, [chat_policy, s_pol, r_pol])
 
     demo.queue(default_concurrency_limit=svc.settings.queue_concurrency, max_size=svc.settings.queue_max_size)
     return demo

@@ -1,14 +1,19 @@
 """The site owners' widget and the policy viewer: plain pages served by FastAPI.
 
-- `/widget?policy=ID&theme=light|dark|auto`: a compact chat for one policy, meant for an iframe.
+- `/widget?policy=ID&theme=light|dark|auto&title=&greeting=&accent=&lang=`: a compact chat for
+  one policy, meant for an iframe, with questions to suggest that its policy answers (qa/suggest.py).
   Its script (our own, no CDN) asks `POST /api/widget/{ID}/ask`, where the server fixes the scope.
-- `/widget.js`: the one-line embed; it adds a floating help button that opens the widget.
+- `/widget.js`: the one-line embed; it adds a floating help button that opens the widget (with
+  `close=1`: a close button, and Escape, ask the embedding page to close the panel).
 - `/policy/{ID}?start=&end=#hl`: the full policy, the cited range highlighted.
 
 Framing: the widget may be framed by the origins in the `frame_ancestors` setting (CSP
 frame-ancestors; "*" = anyone); every other page only by our own origin."""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -18,11 +23,9 @@ from starlette.datastructures import MutableHeaders
 
 from qa.errors import UnknownPolicy
 from web.render import e, policy_page
-from web.service import WebService
+from web.service import WebService, unknown_widget_policy
 
 STATIC = Path(__file__).parent / "static"
-EXAMPLES = ["Is my data sent to China?", "Will my photos be used to train AI?",
-            "How long do you keep my images?"]
 THEMES = ("auto", "light", "dark")
 
 # Pages we write ourselves run no inline script and load nothing from elsewhere.
@@ -85,23 +88,72 @@ def not_found_page(message: str) -> HTMLResponse:
                         status_code=404, headers={"content-security-policy": OWN_PAGE_CSP})
 
 
-def widget_page(rec, theme: str) -> str:
-    examples = "".join(f'<button type="button" class="chip">{e(q)}</button>' for q in EXAMPLES)
-    date = f"Last updated {e(rec.meta.last_updated)}" if rec.meta.last_updated else "Privacy policy"
+# The widget's own words in the languages policyqa reads questions in (`lang`): {lang: {key: text}}.
+# An answer's own words follow the visitor's question (qa.compose); its quotes are the policy's.
+TEXT = json.loads((STATIC / "widget-text.json").read_text("utf-8"))
+ACCENT = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+MAX_CUSTOM_CHARS = 200  # a site owner's title or greeting
+
+
+def text_on(accent: str) -> str:
+    """White or near-black, whichever reads better on the accent colour (WCAG contrast)."""
+    hexes = accent[1:] if len(accent) == 7 else "".join(c * 2 for c in accent[1:])
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(hexes[i:i + 2], 16) / 255) for i in (0, 2, 4))
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#ffffff" if 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0556 else "#111111"  # #111: luminance 0.0056
+
+
+@dataclass(frozen=True)
+class WidgetOptions:
+    """What a site owner may set (query parameters of /widget, data-* attributes of widget.js)."""
+
+    theme: str = "auto"
+    title: str = ""
+    greeting: str = ""
+    accent: str = ""
+    lang: str = "en"
+    closable: bool = False  # opened by widget.js: a close button that asks the page to close it
+
+    @classmethod
+    def of(cls, theme: str, title: str, greeting: str, accent: str, lang: str, close: bool) -> "WidgetOptions":
+        """The options, each invalid one replaced by its default."""
+        lang = (lang or "").lower().split("-")[0]
+        return cls(theme if theme in THEMES else "auto", " ".join(title.split())[:MAX_CUSTOM_CHARS],
+                   " ".join(greeting.split())[:MAX_CUSTOM_CHARS], accent if ACCENT.match(accent) else "",
+                   lang if lang in TEXT else "en", close)
+
+
+def widget_page(rec, opts: WidgetOptions, suggestions: list[str]) -> str:
+    t = TEXT[opts.lang]
+    chips = "".join(f'<button type="button" class="chip">{e(q)}</button>' for q in suggestions)
+    date = e(t["updated"].format(date=rec.meta.last_updated)) if rec.meta.last_updated else ""
+    link = f'<a href="/policy/{e(rec.meta.policy)}" target="_blank" rel="noopener">{e(rec.meta.name)}</a>'
+    sub = e(t["sub"]).replace("{policy}", link) + (f" · {date}" if date else "")
+    title = e(opts.title or t["title"])
+    accent = f' data-accent="{e(opts.accent)}" data-accent-text="{text_on(opts.accent)}"' if opts.accent else ""
+    close = (f'<button type="button" id="close" class="w-close" aria-label="{e(t["close"])}" title="{e(t["close"])}">'
+             '×</button>') if opts.closable else ""
+    strings = json.dumps({k: t[k] for k in ("thinking", "unaddressed", "unread", "offline", "failed", "more",
+                                             "cite_updated", "page", "section", "open")}).replace("<", "\\u003c")
     return f"""<!doctype html>
-<html lang="en" data-theme="{e(theme)}"><head><meta charset="utf-8">
+<html lang="{opts.lang}" data-theme="{e(opts.theme)}"{accent}><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Privacy questions · {e(rec.meta.name)}</title>
+<title>{title} · {e(rec.meta.name)}</title>
 <link rel="stylesheet" href="/widget/static/widget.css"></head>
 <body data-policy="{e(rec.meta.policy)}">
-<header class="w-head"><div class="w-title">Privacy questions</div>
-<div class="w-sub">Answers quote the <a href="/policy/{e(rec.meta.policy)}" target="_blank" rel="noopener">{e(rec.meta.name)}</a> privacy policy · {date}</div></header>
+<header class="w-head"><div class="w-top"><div class="w-title">{title}</div>{close}</div>
+<div class="w-sub">{sub}</div></header>
 <main id="log" class="w-log" aria-live="polite">
-<div class="w-hello"><p>Ask anything about how your data is handled. Every answer quotes the policy.</p>
-<div class="chips">{examples}</div></div></main>
+<div class="w-hello"><p>{e(opts.greeting or t["greeting"])}</p>
+<div class="chips">{chips}</div></div></main>
 <form id="ask" class="w-ask" autocomplete="off">
-<input id="q" name="q" type="text" maxlength="2000" placeholder="Ask about your data…" aria-label="Your question" required>
-<button id="send" type="submit" aria-label="Send">Ask</button></form>
+<input id="q" name="q" type="text" maxlength="2000" placeholder="{e(t["placeholder"])}" aria-label="{e(t["question"])}" required>
+<button id="send" type="submit">{e(t["ask"])}</button></form>
+<script type="application/json" id="strings">{strings}</script>
 <script src="/widget/static/widget-app.js"></script></body></html>"""
 
 
@@ -110,13 +162,19 @@ def router(svc: WebService) -> APIRouter:
 
     @r.get("/widget", response_class=HTMLResponse, tags=["widget"], summary="The embeddable chat for one policy")
     def widget(policy: str = Query(description="The policy id this widget answers from."),
-               theme: str = Query("auto", description="light, dark or auto (follows the visitor's system)")):
+               theme: str = Query("auto", description="light, dark or auto (follows the visitor's system)"),
+               title: str = Query("", description="The panel's title (default: \"Privacy questions\")."),
+               greeting: str = Query("", description="The first message a visitor sees."),
+               accent: str = Query("", description="The buttons' colour, #rgb or #rrggbb."),
+               lang: str = Query("en", description="The widget's own words: en, es, fr, de, zh or ja."),
+               close: bool = Query(False, description="Show a close button (set by /widget.js).")):
         try:
             rec = svc.store.policy(policy)
-        except UnknownPolicy as exc:
-            return not_found_page(str(exc))
-        return HTMLResponse(widget_page(rec, theme if theme in THEMES else "auto"),
-                            headers={"content-security-policy": OWN_PAGE_CSP})
+        except UnknownPolicy:
+            return not_found_page(unknown_widget_policy(policy))
+        opts = WidgetOptions.of(theme, title, greeting, accent, lang, close)
+        suggestions = svc.suggestions(policy, opts.lang)
+        return HTMLResponse(widget_page(rec, opts, suggestions), headers={"content-security-policy": OWN_PAGE_CSP})
 
     @r.get("/widget.js", tags=["widget"], summary="The one-line embed script")
     def widget_js():

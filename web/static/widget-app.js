@@ -8,6 +8,22 @@
   var input = document.getElementById("q");
   var send = document.getElementById("send");
   var busy = false;
+  var t = JSON.parse(document.getElementById("strings").textContent);  // the widget's words, in its language
+  var root = document.documentElement;
+  if (root.getAttribute("data-accent")) {  // the site owner's colour (checked by the server: #rgb or #rrggbb)
+    root.style.setProperty("--accent", root.getAttribute("data-accent"));
+    root.style.setProperty("--accent-text", root.getAttribute("data-accent-text"));
+    root.style.setProperty("--user", root.getAttribute("data-accent"));
+    root.style.setProperty("--user-text", root.getAttribute("data-accent-text"));
+  }
+
+  // Opened by widget.js: its page closes the panel (the close button, or Escape inside it).
+  function close() { window.parent.postMessage({policyqa: "close"}, "*"); }
+  var closeButton = document.getElementById("close");
+  if (closeButton) {
+    closeButton.addEventListener("click", close);
+    document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") close(); });
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -52,13 +68,15 @@
     li.setAttribute("data-policy", c.policy);
     var a = el("a", "cite-link");
     a.href = policyHref(c); a.target = "_blank"; a.rel = "noopener";
-    a.title = "Open the full policy at this sentence";
+    a.title = t.open;
     var head = el("span", "cite-head");
     head.appendChild(el("span", "n", c.n));
-    var bits = [c.section || "Policy", c.last_updated ? "updated " + c.last_updated : ""];
+    var bits = [c.section || t.section, c.page ? t.page.replace("{n}", c.page) : "",
+                c.last_updated ? t.cite_updated.replace("{date}", c.last_updated) : ""];
     head.appendChild(el("span", "where", bits.filter(Boolean).join(" · ")));
     a.appendChild(head);
     a.appendChild(el("span", "quote", c.quote));
+    if (c.note) a.appendChild(el("span", "note-hidden", c.note));  // e.g. an address the source hid
     li.appendChild(a);
     if ((items && items.length) || more) {  // a list's items under its lead-in, compactly
       var ol = el("ol", "items");
@@ -72,7 +90,7 @@
         sub.appendChild(link);
         ol.appendChild(sub);
       });
-      if (more) ol.appendChild(el("li", "more", "and " + more + " more in the policy"));
+      if (more) ol.appendChild(el("li", "more", t.more.replace("{n}", more)));
       li.appendChild(ol);
     }
     return li;
@@ -103,7 +121,7 @@
     bubble.textContent = "";
     bubble.className = "msg bot " + (data.answerable ? "answerable" : "unaddressed");
     if (!data.answerable) bubble.appendChild(el("div", "label", data.status === "language_not_supported"
-      ? "Question language not supported" : "Not addressed by this policy"));
+      ? t.unread : t.unaddressed));
     var byN = {};
     (data.citations || []).forEach(function (c) { byN[String(c.n)] = c; });
     var written = null;  // an LLM writer's sentences run on in one paragraph
@@ -127,7 +145,7 @@
     if (hello) hello.remove();
     var mine = el("div", "msg user", question);
     log.appendChild(mine);
-    var bubble = el("div", "msg bot thinking", "Reading the policy…");
+    var bubble = el("div", "msg bot thinking", t.thinking);
     log.appendChild(bubble);
     scrollDown();
     fetch("/api/widget/" + encodeURIComponent(policy) + "/ask", {
@@ -141,11 +159,11 @@
         renderAnswer(bubble, res.data);
       } else {
         bubble.className = "msg bot error";
-        bubble.textContent = res.data.error || "Something went wrong.";
+        bubble.textContent = res.data.error || t.failed;
       }
     }).catch(function () {
       bubble.className = "msg bot error";
-      bubble.textContent = "Could not reach the server. Try again in a moment.";
+      bubble.textContent = t.offline;
     }).then(function () {
       busy = false; send.disabled = false; input.focus();
       log.scrollTop = Math.max(0, mine.offsetTop - log.offsetTop - 8);  // the question, then its answer
