@@ -6,11 +6,12 @@ domain's name becomes a made-up one, which also names every section, so no two c
 sentence alike) and shuffles the order of its sections. The corpus grows in place (10, then 90
 more, ...) and each step is ingested with `policyqa ingest FOLDER --store DIR --json`.
 
-For each size, and each design (`baseline`: the code at --baseline-rev, `current`: this tree), a
+For each size, and each design (`baseline`: the code at --baseline-rev, `current`: this tree, or
+any git revision), a
 fresh worker process on that store (`Assistant.from_settings`, what the CLI and the server
 build) reports:
   start-up     from spawning the process to its first answer (a scoped question)
-  RSS          the worker's resident memory after all its questions (VmRSS, MB)
+  RSS          the worker's resident memory (VmRSS, MB) after its scoped questions, and after all
   scoped       warm p50/p95 of PolicyQA dev questions asked of copies of their own policy
                (each policy asked once before the timed rounds)
   across       warm p50/p95 of questions asked of all policies, half of them naming a company
@@ -161,11 +162,12 @@ t = time.perf_counter()
 for fn in scoped_calls: fn()  # every policy asked once: its first question
 first = (time.perf_counter() - t) * 1000 / len(scoped_calls)
 s = timed(scoped_calls)
+rss = lambda: int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+rss_scoped = rss()
 for fn in across_calls: fn()
 a = timed(across_calls)
-rss = int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
 pct = lambda xs, q: statistics.quantiles(xs, n=100, method="inclusive")[q - 1]
-print(json.dumps({"startup": startup, "rss": rss, "first": first, "scoped_p50": pct(s, 50), "scoped_p95": pct(s, 95),
+print(json.dumps({"startup": startup, "rss_scoped": rss_scoped, "rss": rss(), "first": first, "scoped_p50": pct(s, 50), "scoped_p95": pct(s, 95),
                   "across_p50": pct(a, 50), "across_p95": pct(a, 95)}))
 """
 
@@ -187,7 +189,7 @@ def probe(code: Path, store: Path, scoped, across, rounds: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def baseline_tree(rev: str, into: Path) -> Path:
+def code_at(rev: str, into: Path) -> Path:
     """The code at `rev`, unpacked (no checkout: the worktree stays as it is)."""
     into.mkdir(parents=True, exist_ok=True)
     if not (into / "qa").exists():
@@ -200,7 +202,7 @@ def baseline_tree(rev: str, into: Path) -> Path:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10,100,1000")
-    ap.add_argument("--designs", default="baseline,current")
+    ap.add_argument("--designs", default="baseline,current", help="baseline, current, or git revisions")
     ap.add_argument("--baseline-rev", default="07325c8", help="today's design (default: before issue #13)")
     ap.add_argument("--workdir", type=Path, help="keep corpora and stores here (default: a temporary folder)")
     ap.add_argument("--scoped", type=int, default=20, help="policies asked a scoped question")
@@ -210,8 +212,9 @@ def main(argv=None) -> None:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         base = base_policies()
-        codes = {"baseline": baseline_tree(args.baseline_rev, work / f"code-{args.baseline_rev}"), "current": ROOT}
         designs = args.designs.split(",")
+        revs = {d: args.baseline_rev if d == "baseline" else d for d in designs if d != "current"}
+        codes = {"current": ROOT, **{d: code_at(rev, work / f"code-{rev}") for d, rev in revs.items()}}
         folder, store = work / "corpus", work / "store"
         ingests_file = work / "ingests.json"
         ingests = json.loads(ingests_file.read_text()) if ingests_file.exists() else {}
@@ -233,12 +236,12 @@ def main(argv=None) -> None:
 
 
 def print_table(rows) -> None:
-    print("| policies | units | design | ingest policies/s (units/s) | store MB | worker RSS MB | start-up s "
+    print("| policies | units | design | ingest policies/s (units/s) | store MB | worker RSS MB (scoped / all) | start-up s "
           "| scoped first ms | scoped p50 / p95 ms | across p50 / p95 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for size, design, ing, mb, m in rows:
         rate = f"{ing['added'] / ing['seconds']:.1f} ({ing['embedded'] / ing['seconds']:.0f})"
-        print(f"| {size:,} | {ing['units']:,} | {design} | {rate} | {mb:.0f} | {m['rss']:.0f} | {m['startup']:.1f} "
+        print(f"| {size:,} | {ing['units']:,} | {design} | {rate} | {mb:.0f} | {m['rss_scoped']:.0f} / {m['rss']:.0f} | {m['startup']:.1f} "
               f"| {m['first']:.0f} | {m['scoped_p50']:.1f} / {m['scoped_p95']:.1f} "
               f"| {m['across_p50']:.0f} / {m['across_p95']:.0f} |")
 

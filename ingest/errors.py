@@ -38,3 +38,9 @@ class UnknownPolicy(PolicyQAError, LookupError):
     """A policy id that the store does not hold."""
 
     status = 404
+
+
+class PolicyUnreadable(PolicyQAError):
+    """A policy the catalog names whose units cannot be read from the store (the others can)."""
+
+    status = 503

@@ -54,7 +54,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.errors import StoreBusy, StoreMismatch, UnknownPolicy
+from ingest.errors import PolicyUnreadable, StoreBusy, StoreMismatch, UnknownPolicy
 from ingest.types import Document, PolicyMeta, Unit
 
 SCHEMA = 2  # 2: unit text read from texts/ (not stored twice), unit fields packed in one key
@@ -590,7 +590,8 @@ class Store:
 
     # ----------------------------------------------------------------- reading
     def rows(self) -> dict[str, UnitRows]:
-        """The active units of every policy with their vectors (see `snapshot`)."""
+        """The active units of every policy with their vectors (see `snapshot`). For tools and
+        tests: memory grows with the whole corpus, so answers read a policy at a time (`read`)."""
         return self.snapshot()[1]
 
     def snapshot(self) -> tuple[dict[str, PolicyRecord], dict[str, UnitRows]]:
@@ -614,15 +615,29 @@ class Store:
                     if pid in rows:
                         continue
                     try:
-                        rows[pid] = self._read_rows(pid, version)
-                        self.unreadable.pop(pid, None)
-                    except Exception as exc:  # noqa: BLE001 - one policy never makes the others unanswerable
-                        log.error("store %s: policy %s cannot be read: %s", self.path.name, pid, exc)
-                        self.unreadable[pid] = str(exc)
+                        rows[pid] = self.read(pid, version)
+                    except PolicyUnreadable:  # one policy never makes the others unanswerable
+                        pass
             records = {pid: rec for pid, rec in self._parse_records(catalog).items() if pid in rows}
             self._rows, self._rows_key = dict(sorted(rows.items())), key
             self._snapshot = (records, self._rows)
             return self._snapshot
+
+    def read(self, policy: str, version: str) -> UnitRows:
+        """One policy version's units with their vectors, in policy order: what an answer's index
+        is built from, read when the policy is first asked about. A policy that cannot be read
+        raises PolicyUnreadable (and is named in `unreadable`); the others are not affected."""
+        try:
+            rows = self._read_rows(policy, version)
+        except StoreBusy:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing file, a damaged row: this policy only
+            log.error("store %s: policy %s cannot be read: %s", self.path.name, policy, exc)
+            self.unreadable[policy] = str(exc)
+            raise PolicyUnreadable(f"The policy {policy!r} cannot be read from the store; ingest its file "
+                                   "again to repair it.") from exc
+        self.unreadable.pop(policy, None)
+        return rows
 
     def _read_rows(self, pid: str, version: str) -> UnitRows:
         text = self._text_file(pid, version).read_text("utf-8")

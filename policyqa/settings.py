@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(default="", description=(
         "Origins (space separated) whose pages may call the API and the app from a browser; "
         "empty: none but the server's own."))
+    policy_cache: int = Field(default=256, description=(
+        "Policies whose search index (units, vectors, BM25) a process keeps in memory, the most recently "
+        "asked about; another is read from the store when asked about (a few ms to a few tens of ms)."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

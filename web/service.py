@@ -93,9 +93,10 @@ class WebService:
         return cls(settings, Assistant.from_settings(settings, prepare_store(settings)))
 
     def warm(self) -> None:
-        """Load the embedder and the per-policy indexes now rather than on the first question."""
+        """Read the catalog and load the embedder now rather than on the first question (a policy's
+        index is built when it is first asked about)."""
         t0 = time.perf_counter()
-        self.assistant.indexes()
+        self.assistant.policies()
         self.assistant.embedder.embed_query("warm up")
         log.info("assistant ready in %.1f s", time.perf_counter() - t0)
 
@@ -177,6 +178,5 @@ class WebService:
                 raise
             for f in aside:
                 f.unlink(missing_ok=True)
-        self.assistant.refresh()  # answers see the new version from the next question on
         log.info("upload: %s %s", "replaced" if report.updated else "added", pid)
         return report
