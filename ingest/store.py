@@ -657,12 +657,12 @@ class Store:
         return UnitRows(pid, units, [i for i, *_ in items],
                         np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
 
-    def query(self, vector: np.ndarray, policy: str, k: int) -> list[tuple[str, float]]:
-        """Nearest units of one policy by Chroma's own index: [(unit id, cosine similarity)]."""
-        version = self.policy(policy).version
-        res = self._use(lambda col: col.query(query_embeddings=[vector], n_results=k,
-                                              where=_where(policy, version)))
-        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, str, float]]:
+        """The k units nearest to `vector` in every policy, by Chroma's approximate (HNSW) index:
+        [(policy, version, cosine similarity)], nearest first. Versions that are not active (an
+        update under way) are the caller's to skip."""
+        res = self._use(lambda col: col.query(query_embeddings=[vector], n_results=k, include=["metadatas", "distances"]))
+        return [(m["policy"], m["version"], 1.0 - d) for m, d in zip(res["metadatas"][0], res["distances"][0])]
 
 
 def _where(policy: str, version: str) -> dict:

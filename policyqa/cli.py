@@ -170,11 +170,13 @@ def _assistant(store: Path | None):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
 @click.option("--store", type=click.Path(path_type=Path), help=STORE_HELP)
-def serve(host, port, store):
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes (for more than one, point them at a Chroma server: POLICYQA_CHROMA_URL).")
+def serve(host, port, store, workers):
     """Start the web app (chat, desk, widget, REST API) on the bundled corpus."""
     import app
 
-    app.serve(host=host, port=port, store=_store_path(store))
+    app.serve(host=host, port=port, store=_store_path(store), workers=workers)
 
 
 def main():

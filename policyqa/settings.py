@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     policy_cache: int = Field(default=256, description=(
         "Policies whose search index (units, vectors, BM25) a process keeps in memory, the most recently "
         "asked about; another is read from the store when asked about (a few ms to a few tens of ms)."))
+    across_candidates: int = Field(default=20, description=(
+        "Policies a question across all policies is ranked against, beyond those it names: the policies of the "
+        "clauses nearest to it in Chroma's index over every clause. With no more policies than this, all of them."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

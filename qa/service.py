@@ -28,6 +28,7 @@ from qa.types import Answer, Hit, Verdict
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
 log = logging.getLogger(__name__)
 POOL = 30  # units per policy that reach evidence selection
+UNITS_PER_CANDIDATE = 10  # nearest units fetched from Chroma for each candidate policy wanted
 
 
 def _one_snapshot(method):
@@ -49,11 +50,12 @@ class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
                  max_question_chars: int = 2000, reranker: rerank.Reranker | bool | None = True,
-                 ranker: dict | None = None, cache_size: int = 256):
+                 ranker: dict | None = None, cache_size: int = 256, candidates: int = 20):
         """`reranker`: True loads the shipped one (qa/models/reranker, or $POLICYQA_RERANKER),
         False/None answers from the first stage alone (the fastest path), or a Reranker.
         `ranker`: the first stage's model (qa.rank.load_model's format), default the shipped one.
-        `cache_size`: how many policies' indexes are kept in memory (least recently used out first)."""
+        `cache_size`: how many policies' indexes are kept in memory (least recently used out first).
+        `candidates`: how many policies a question across policies is ranked against (see `candidates`)."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
@@ -71,6 +73,7 @@ class Assistant:
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
                         configured, model)
         self.max_question_chars = max_question_chars
+        self.max_candidates = candidates
         self._records: tuple[object, dict[str, PolicyRecord]] = (None, {})  # (catalog key, records)
         # keyed by (policy, version): a new version is a new entry, and the old one ages out
         self._cached_index = lru_cache(maxsize=cache_size)(self._build_index)
@@ -95,7 +98,7 @@ class Assistant:
             else settings.rerank
         return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
                    max_question_chars=settings.max_question_chars, reranker=reranker,
-                   cache_size=settings.policy_cache)
+                   cache_size=settings.policy_cache, candidates=settings.across_candidates)
 
     @property
     def embedder(self) -> Embedder:
@@ -118,6 +121,22 @@ class Assistant:
             self.store.check()
             self._records = (key, self.store.policies())
         return self._records[1]
+
+    def candidates(self, question: str, qvec: np.ndarray) -> list[str]:
+        """The policies a question across policies is ranked against: all of them when there are
+        no more than `max_candidates`; otherwise the policies of the units nearest to the question
+        (Chroma's index over every unit), nearest first, up to `max_candidates`, and every policy
+        the question names ("Does Acme sell my data?"). Sorted by id, like `scope(None)`."""
+        records = self._current()
+        if len(records) <= self.max_candidates:
+            return sorted(records)
+        words = f" {' '.join(_words(question))} "
+        found = {pid for pid, r in records.items() if any(f" {key} " in words for key in name_keys(pid, r.meta.name))}
+        near = []
+        for pid, version, _ in self.store.nearest(qvec, self.max_candidates * UNITS_PER_CANDIDATE):
+            if pid in records and records[pid].version == version and pid not in near:
+                near.append(pid)
+        return sorted(found | set(near[:self.max_candidates]))
 
     def index(self, policy: str) -> PolicyIndex:
         """The policy's index (its units, vectors, BM25), built from the store on first use."""
@@ -177,19 +196,18 @@ class Assistant:
             top = (sorted(cands, key=lambda i: -scores[i]) + order[self.reranker.k:])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
-    def _retrieve(self, q: str, pids: list[str], k: int = POOL, *, skip_unreadable: bool = False):
+    def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):
         """A checked question against some policies, embedded once: (the text retrieval used,
         English for other languages; its language; hits per policy; absent words per policy).
-        `skip_unreadable`: leave out a policy that cannot be read (a question across policies)
-        instead of failing."""
+        `pids` None: across policies, i.e. the `candidates`, leaving out any that cannot be read."""
         text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
         qvec = self.embedder.embed_query(text)
         found = {}
-        for p in pids:
+        for p in self.candidates(q, qvec) if pids is None else pids:
             try:
                 found[p] = self._ranked(text, p, qvec, k)
             except PolicyUnreadable:
-                if not skip_unreadable:
+                if pids is not None:
                     raise
         return text, lang, {p: hits for p, (hits, _) in found.items()}, {p: gone for p, (_, gone) in found.items()}
 
@@ -197,8 +215,8 @@ class Assistant:
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
-        _, _, per_policy, _ = self._retrieve(self.check_question(query), self.scope(policy), k=200,
-                                             skip_unreadable=policy is None)
+        q = self.check_question(query)
+        _, _, per_policy, _ = self._retrieve(q, self.scope(policy) if policy else None, k=200)
         hits = [h for hits in per_policy.values() for h in hits]
         if section:
             hits = [h for h in hits if section.lower() in h.section.lower()]
@@ -209,7 +227,7 @@ class Assistant:
     def answer(self, question: str, policy: str | None = None, *, id: str | None = None) -> Answer:
         t0 = time.perf_counter()
         q = self.check_question(question)
-        text, lang, verdicts = self._decide(q, self.scope(policy), skip_unreadable=policy is None)
+        text, lang, verdicts = self._decide(q, self.scope(policy) if policy else None)
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
@@ -224,19 +242,18 @@ class Assistant:
         answer across policies); the question is embedded once."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        pids = policies or self.scope(None)
-        for p in pids:
+        for p in policies or ():
             self.scope(p)  # an unknown policy is an error before any work
-        text, lang, verdicts = self._decide(q, pids, skip_unreadable=policies is None)
+        text, lang, verdicts = self._decide(q, policies or None)
         t1 = time.perf_counter()
         records = self.policies()
         return [self._finish(compose.compose_one(q, verdicts[p], records[p], lang), question, q, p, text, lang, t0, t1)
-                for p in pids if p in verdicts]
+                for p in verdicts]  # in the order asked (the candidates: by id)
 
-    def _decide(self, q: str, pids: list[str], *, skip_unreadable: bool = False) -> tuple[str, str, dict[str, Verdict]]:
+    def _decide(self, q: str, pids: list[str] | None) -> tuple[str, str, dict[str, Verdict]]:
         """Each policy's verdict on a checked question: (the text retrieval used, its language,
-        the verdicts; see `_retrieve` for `skip_unreadable`)."""
-        text, lang, per_policy, absent = self._retrieve(q, pids, skip_unreadable=skip_unreadable)
+        the verdicts); `pids` as in `_retrieve`."""
+        text, lang, per_policy, absent = self._retrieve(q, pids)
         verdicts = {p: compose.decide(q, hits, p, self.bar, lang, absent[p], self.index(p), text)
                     for p, hits in per_policy.items()}
         for v in verdicts.values():
@@ -255,6 +272,22 @@ class Assistant:
         timings = {"retrieve": (t1 - t0) * 1000, "compose": (t2 - t1) * 1000,
                    "write": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return replace(ans, question=question, policy=policy, id=id, timings=timings)
+
+
+_GENERIC_NAME = re.compile(r"\b(?:online\s+)?(?:privacy|cookie|data protection)\s+(?:policy|statement|notice)\b.*",
+                           re.IGNORECASE)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+@lru_cache(maxsize=100_000)
+def name_keys(policy: str, name: str) -> tuple[str, ...]:
+    """How a question may name a policy, as lower-case words: its name without "Privacy Policy"
+    ("Acme Privacy Policy": "acme"), and its id ("acme-app": "acme app")."""
+    keys = {" ".join(_words(_GENERIC_NAME.sub("", name))), " ".join(_words(policy))}
+    return tuple(sorted(k for k in keys if len(k) >= 4))
 
 
 def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:

@@ -2,12 +2,13 @@
 Gradio chat and desk mounted at `/`.
 
     create_app(settings) -> FastAPI   # build it (tests run it with uvicorn on a free port)
-    serve(host, port, store)          # `python app.py` and `policyqa serve`
+    serve(host, port, store, workers) # `python app.py` and `policyqa serve`
 """
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -75,8 +76,10 @@ def create_app(settings: Settings | None = None, service=None):
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, store: Path | None = None,
-          settings: Settings | None = None) -> None:
-    """Start the one server. Logs cold-start ingestion progress and when it is ready."""
+          settings: Settings | None = None, workers: int = 1) -> None:
+    """Start the one server. Logs cold-start ingestion progress and when it is ready. With
+    `workers` > 1, the store is prepared (a cold start ingested) here, then uvicorn starts that
+    many worker processes, each building the app from the environment's settings."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -84,7 +87,22 @@ def serve(host: str = "127.0.0.1", port: int = 7860, store: Path | None = None,
     settings = settings or get_settings()
     if store is not None:
         settings = settings.model_copy(update={"store": Path(store)})
+    if workers > 1:
+        from web.service import prepare_store
+
+        prepare_store(settings)
+        os.environ["POLICYQA_STORE"] = str(settings.store)  # what each worker's settings read
+        log.info("serving on http://%s:%d with %d workers", host, port, workers)
+        uvicorn.run("web:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+        return
     app = create_app(settings)
     log.info("app built in %.1f s; serving on http://%s:%d (chat and desk at /, widget at /widget?policy=ID, "
              "API docs at /docs)", time.perf_counter() - t0, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def app_from_environment():
+    """The app of one of `serve`'s workers: the settings come from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(get_settings())
