@@ -59,7 +59,7 @@ def ingest(paths, store, as_json, rebuild):
     from ingest.pipeline import ingest_paths, open_store, progress_bar
 
     s = get_settings()
-    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout)
+    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout, chroma_url=s.chroma_url)
     if rebuild:
         st.reset()
     report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,

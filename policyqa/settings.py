@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     across_candidates: int = Field(default=20, description=(
         "Policies a question across all policies is ranked against, beyond those it names: the policies of the "
         "clauses nearest to it in Chroma's index over every clause. With no more policies than this, all of them."))
+    chroma_url: str = Field(default="", description=(
+        "A Chroma server (`chroma run`) as http://HOST:PORT: the vectors of every process using the store live "
+        "there. Empty: in the store's own directory (one machine, no server to start)."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

@@ -89,7 +89,8 @@ class Assistant:
         if store is None:
             from ingest.pipeline import open_store
 
-            store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
+            store = open_store(settings.store, settings.model, settings.backend,
+                               lock_timeout=settings.store_lock_timeout, chroma_url=settings.chroma_url)
         if writer is None and settings.llm:
             from qa.llm import writer_from_settings
 

@@ -51,7 +51,8 @@ def _progress(label: str):
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
     ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
-    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
+    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout,
+                       chroma_url=settings.chroma_url)
     stale = store.stale_reason()
     if store.exists() and not stale:
         log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
