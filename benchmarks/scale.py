@@ -4,7 +4,8 @@ A corpus of N policies (10, 100, 1,000 by default) is made from the 95 real OPP-
 (../shared/eval/opp115/sanitized_policies): each copy renames the company everywhere (its
 domain's name becomes a made-up one, which also names every section, so no two copies embed a
 sentence alike) and shuffles the order of its sections. The corpus grows in place (10, then 90
-more, ...) and each step is ingested with `policyqa ingest FOLDER --store DIR --json`.
+more, ...) and each step is ingested with `policyqa ingest FOLDER --store DIR --json`, then the
+store is copied aside (store-N), so that a later run can measure each size again.
 
 For each size, and each design (`baseline`: the code at --baseline-rev, `current`: this tree, or
 any git revision), a
@@ -20,7 +21,10 @@ plus the ingest throughput of the step and the store's size on disk.
     python benchmarks/scale.py [--sizes 10,100,1000] [--workdir DIR] [--designs baseline,current]
 
 With --workdir the corpora and stores are kept: a later run ingests nothing new and prints the
-ingest figures measured when they were built.
+ingest figures measured when they were built. With --server, a `chroma run` server is started
+too, each size is ingested into a store whose vectors are on it (POLICYQA_CHROMA_URL), and this
+tree's worker is measured on that store as well ("current, chroma run"; store MB: the server's
+data).
 """
 from __future__ import annotations
 
@@ -30,10 +34,12 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,10 +130,10 @@ def grow_corpus(folder: Path, base, size: int) -> None:
             f.write_text(text, "utf-8")
 
 
-def ingest(folder: Path, store: Path) -> dict:
+def ingest(folder: Path, store: Path, chroma_url: str = "") -> dict:
     t0 = time.perf_counter()
     done = subprocess.run([str(POLICYQA), "ingest", str(folder), "--store", str(store), "--json"],
-                          capture_output=True, text=True, env=_env(ROOT))
+                          capture_output=True, text=True, env=_env(ROOT, chroma_url=chroma_url))
     seconds = time.perf_counter() - t0
     report = json.loads(done.stdout)
     if report["failed"]:
@@ -172,18 +178,19 @@ print(json.dumps({"startup": startup, "rss_scoped": rss_scoped, "rss": rss(), "f
 """
 
 
-def _env(code: Path, store: Path | None = None) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(code), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+def _env(code: Path, store: Path | None = None, chroma_url: str = "") -> dict:
+    env = dict(os.environ, PYTHONPATH=str(code), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               POLICYQA_CHROMA_URL=chroma_url)
     if store is not None:
         env["POLICYQA_STORE"] = str(store)
     return env
 
 
-def probe(code: Path, store: Path, scoped, across, rounds: int) -> dict:
+def probe(code: Path, store: Path, scoped, across, rounds: int, chroma_url: str = "") -> dict:
     """Measure a fresh worker of the code in `code` on `store` (see the module's docstring)."""
     t_spawn = time.time()
     done = subprocess.run([sys.executable, "-c", PROBE, str(t_spawn), json.dumps(scoped), json.dumps(across),
-                           str(rounds)], capture_output=True, text=True, env=_env(code, store), cwd=code)
+                           str(rounds)], capture_output=True, text=True, env=_env(code, store, chroma_url), cwd=code)
     if done.returncode:
         raise RuntimeError(f"the worker of {code} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -207,23 +214,33 @@ def main(argv=None) -> None:
     ap.add_argument("--workdir", type=Path, help="keep corpora and stores here (default: a temporary folder)")
     ap.add_argument("--scoped", type=int, default=20, help="policies asked a scoped question")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds over the questions")
+    ap.add_argument("--server", action="store_true", help="also measure this tree on a `chroma run` server")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         base = base_policies()
         designs = args.designs.split(",")
         revs = {d: args.baseline_rev if d == "baseline" else d for d in designs if d != "current"}
         codes = {"current": ROOT, **{d: code_at(rev, work / f"code-{rev}") for d, rev in revs.items()}}
-        folder, store = work / "corpus", work / "store"
+        folder, growing = work / "corpus", work / "store"
         ingests_file = work / "ingests.json"
         ingests = json.loads(ingests_file.read_text()) if ingests_file.exists() else {}
         rows = []
+        if args.server:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from chroma_server import chroma_server
+
+            shutil.rmtree(work / "server", ignore_errors=True)
+            (work / "server").mkdir()
+            chroma_url = stack.enter_context(chroma_server(work / "server" / "data"))
         for size in map(int, args.sizes.split(",")):
+            store = work / f"store-{size}"
             grow_corpus(folder, base, size)
-            if str(size) not in ingests:
-                ingests[str(size)] = ingest(folder, store)
+            if not store.exists():
+                ingests[str(size)] = ingest(folder, growing)
                 ingests_file.write_text(json.dumps(ingests))
+                shutil.copytree(growing, store)
             ing = ingests[str(size)]
             rnd = random.Random(size)
             scoped = scoped_questions(base, size, args.scoped, rnd)
@@ -232,6 +249,11 @@ def main(argv=None) -> None:
                 m = probe(codes[design], store, scoped, across, args.rounds)
                 rows.append((size, design, ing, disk_mb(store), m))
                 print(f"{size} {design}: {json.dumps(m)}", file=sys.stderr, flush=True)
+            if args.server:
+                served = ingest(folder, work / "server" / "store", chroma_url)
+                m = probe(ROOT, work / "server" / "store", scoped, across, args.rounds, chroma_url)
+                rows.append((size, "current, chroma run", served, disk_mb(work / "server" / "data"), m))
+                print(f"{size} server: {json.dumps(served)} {json.dumps(m)}", file=sys.stderr, flush=True)
         print_table(rows)
 
 
