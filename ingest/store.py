@@ -682,6 +682,8 @@ class Store:
         expected = self._units_file(pid, version)
 
         def read(col):
+            if not expected.exists() and self.version_of(pid) != version:  # an update replaced it since
+                raise UnknownPolicy(f"{pid}@{version} is no longer stored")
             got = _get_all(col, pid, version, ["embeddings", "metadatas"])
             if expected.exists() and len(got["ids"]) != len(json.loads(expected.read_text("utf-8"))["units"]):
                 raise _Damaged(f"{pid}@{version}: Chroma holds {len(got['ids'])} of its rows")

@@ -142,7 +142,14 @@ class Assistant:
     def index(self, policy: str) -> PolicyIndex:
         """The policy's index (its units, vectors, BM25), built from the store on first use."""
         self.scope(policy)  # an unknown policy is an error that names the known ones
-        return self._cached_index(policy, self._current()[policy].version)
+        version = self._current()[policy].version
+        try:
+            return self._cached_index(policy, version)
+        except PolicyUnreadable:  # an update by another process may have replaced that version since
+            latest = self.store.policies().get(policy)
+            if latest is None or latest.version == version:
+                raise
+            return self._cached_index(policy, latest.version)
 
     def _build_index(self, policy: str, version: str) -> PolicyIndex:
         return PolicyIndex.build(self.store.read(policy, version))

@@ -226,3 +226,23 @@ def test_indexes_are_built_when_first_asked_about_kept_within_the_cache_and_rebu
     assert assistant.index("antiai-pics") is before["antiai-pics"]
     across = assistant.answer("Who do you share my data with?")  # all six policies are read ...
     assert len(across.policies) >= 5 and assistant.cached() == 3  # ... and three are kept
+
+
+def test_a_version_replaced_while_an_answer_holds_the_old_catalog_is_read_in_its_new_version(tmp_path, embedder):
+    """An answer keeps the catalog it started with; if another process's update replaces a
+    policy's version before the answer reads it, the answer reads the new version, not an error."""
+    folder = tmp_path / "policies"
+    shutil.copytree(CORPUS, folder)
+    store = new_store(tmp_path / "store")
+    ingest_paths([folder], store, embedder)
+    assistant = Assistant(store, embedder)
+    old = store.policy("product-image-gen").version
+    assistant._pinned.records = assistant.policies()  # what an answer in flight holds
+    f = folder / "product-image-gen.txt"
+    f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway."))
+    assert ingest_paths([folder], store, embedder).updated == ["product-image-gen"]
+    assert not list((tmp_path / "store" / "texts").glob(f"product-image-gen@{old}*"))  # the old version is gone
+    index = assistant.index("product-image-gen")
+    assistant._pinned.records = None
+    assert any("Norway" in u.text for u in index.units)
+    assert not list((tmp_path / "store" / "texts").glob(f"product-image-gen@{old}*"))  # and stays gone
