@@ -80,7 +80,7 @@ def main() -> None:
         calls = {name: [] for name in [*assistants, f"cosine >= {FLOOR}"]}
         for it in items:
             qvec = shipped.embedder.embed_query(it["question"])
-            best = max(float(shipped.indexes()[it["policy"]].dense(qvec).max()), 0.0)
+            best = max(float(shipped.index(it["policy"]).dense(qvec).max()), 0.0)
             said_by = {name: a.answer(it["question"], it["policy"]).answerable for name, a in assistants.items()}
             said_by[f"cosine >= {FLOOR}"] = best >= FLOOR
             for name, said in said_by.items():

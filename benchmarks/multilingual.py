@@ -68,7 +68,8 @@ class E5Route:
         self.units, self.vectors = {}, {}
         t0 = time.perf_counter()
         n = 0
-        for pid, pidx in assistant.indexes().items():
+        for pid in assistant.policies():
+            pidx = assistant.index(pid)
             self.units[pid] = pidx.units
             self.vectors[pid] = np.asarray(self.model.passage([u.context for u in pidx.units]),
                                            dtype=np.float32)
@@ -167,7 +168,7 @@ def main() -> int:
         t0 = time.perf_counter()
         report = ingest_paths([a.corpus], store)
         assistant = Assistant(store)
-        n_units = sum(len(p.units) for p in assistant.indexes().values())
+        n_units = sum(len(assistant.index(p).units) for p in assistant.policies())
         minilm_rate = n_units / (time.perf_counter() - t0)
         e5 = E5Route(assistant)
         print(f"units: {n_units} from {report.to_dict()['added']} policies; passages/s incl. ingest: "

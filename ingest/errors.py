@@ -38,3 +38,15 @@ class UnknownPolicy(PolicyQAError, LookupError):
     """A policy id that the store does not hold."""
 
     status = 404
+
+
+class PolicyUnreadable(PolicyQAError):
+    """A policy the catalog names whose units cannot be read from the store (the others can)."""
+
+    status = 503
+
+
+class ChromaUnreachable(PolicyQAError):
+    """POLICYQA_CHROMA_URL names no Chroma server that answers, or is not a URL."""
+
+    status = 503

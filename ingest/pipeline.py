@@ -42,10 +42,11 @@ def fingerprint(model: str, backend: str) -> dict:
     return {"model": runtime_name(model, backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
-def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0) -> Store:
-    """The store at `path` for this model; the model is loaded only if the store must heal."""
+def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0, chroma_url: str = "") -> Store:
+    """The store at `path` for this model, its vectors on the Chroma server at `chroma_url` if
+    one is given; the model is loaded only if the store must heal."""
     return Store(path, fingerprint(model, backend), lock_timeout=lock_timeout,
-                 embedder=lambda: get_embedder(model, backend))
+                 embedder=lambda: get_embedder(model, backend), url=chroma_url)
 
 
 def is_skipped_name(name: str) -> bool:

@@ -34,6 +34,12 @@ first writes its own token into the lock file; a process that finds a token not 
 reopens its client before touching anything. The catalog and the text files are read without the lock: they are
 only ever replaced by atomic renames.
 
+A Chroma server (`chroma run`, `url` = POLICYQA_CHROMA_URL): the vectors live there, in a
+collection named after the store's directory (one server can hold several stores), and every
+process on this machine that opens the store uses it; the catalog, the texts and the lock stay in
+the directory. A server's client is never stale and its index files are the server's business,
+so nothing is reopened or probed after a crash; a lost collection is rebuilt like a damaged one.
+
 Only this module imports chromadb.
 """
 from __future__ import annotations
@@ -51,10 +57,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from ingest.errors import StoreBusy, StoreMismatch, UnknownPolicy
+from ingest.errors import ChromaUnreachable, PolicyUnreadable, StoreBusy, StoreMismatch, UnknownPolicy
 from ingest.types import Document, PolicyMeta, Unit
 
 SCHEMA = 2  # 2: unit text read from texts/ (not stored twice), unit fields packed in one key
@@ -199,10 +206,12 @@ def _write_atomic(path: Path, data: str, sync: bool = False) -> None:
 
 class Store:
     def __init__(self, path: Path | str, fingerprint: dict, *, lock_timeout: float = 60.0,
-                 embedder: Callable[[], object] | None = None):
+                 embedder: Callable[[], object] | None = None, url: str = ""):
         """`embedder` returns the Embedder that made this store's vectors: it is needed only to
-        rebuild a damaged index (`_heal`). `lock_timeout`: seconds to wait for another process."""
+        rebuild a damaged index (`_heal`). `lock_timeout`: seconds to wait for another process.
+        `url`: a Chroma server's http://HOST:PORT, else the vectors are in the directory."""
         self.path = Path(path)
+        self.url = _checked_url(url)
         self.fingerprint = fingerprint
         self.lock_timeout = lock_timeout
         self._embedder = embedder
@@ -321,14 +330,14 @@ class Store:
                         time.sleep(0.02)
                 fh.seek(0)
                 found, _, state = fh.read().rpartition(" ")
-                if found != d.token:
+                if found != d.token and not self.url:
                     self._close_client()
                 # our token goes in before anything is touched, marked busy until we are done: a
                 # process killed while it holds the lock leaves "busy" for the next one to find
                 d.token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
                 _mark(fh, f"{d.token} busy")
                 d.lock_file = fh
-            crashed = d.depth == 0 and state == "busy"
+            crashed = d.depth == 0 and state == "busy" and not self.url
             d.depth += 1
             try:
                 if crashed and not self._survived_crash():
@@ -359,14 +368,32 @@ class Store:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
 
-            if d.client is None:
+            if d.client is None and self.url:
+                where = urlsplit(self.url)
+                try:
+                    d.client = chromadb.HttpClient(host=where.hostname, port=where.port or 8000,
+                                                   ssl=where.scheme == "https",
+                                                   settings=ChromaSettings(anonymized_telemetry=False))
+                except Exception as exc:  # noqa: BLE001 - chromadb says "Could not connect" in several ways
+                    raise ChromaUnreachable(
+                        f"No Chroma server answers at {self.url} (POLICYQA_CHROMA_URL): start one with "
+                        "`chroma run --path DIR --port PORT`, or unset the setting to keep the vectors "
+                        "in the store's directory.") from exc
+            elif d.client is None:
                 d.client = chromadb.PersistentClient(
                     path=str(self.path / "chroma"),
                     settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
             d.collection = d.client.get_or_create_collection(
-                COLLECTION, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
+                self.collection_name, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
                 configuration={"hnsw": {"space": "cosine"}}, metadata={"schema": SCHEMA})
         return d.collection
+
+    @property
+    def collection_name(self) -> str:
+        """"units" in the store's own directory; on a server, one per store directory."""
+        if not self.url:
+            return COLLECTION
+        return f"{COLLECTION}-{hashlib.sha256(str(self._dir.path).encode()).hexdigest()[:16]}"
 
     def collection(self):
         """The open collection, for inspection (tests). Every other use goes through `_use`."""
@@ -426,8 +453,19 @@ class Store:
                     self.path.name, len(catalog["policies"]), n, time.perf_counter() - t0)
 
     def _drop_collection(self) -> None:
-        """Delete Chroma's directory: nothing in it is lost (the active versions are in texts/),
-        and no Chroma code has to read a damaged index to delete it."""
+        """Delete Chroma's directory, or this store's collection on a server: nothing in it is
+        lost (the active versions are in texts/), and no Chroma code has to read a damaged
+        index to delete it."""
+        if self.url:
+            from chromadb.errors import NotFoundError
+
+            self._collection()  # the client
+            try:
+                self._dir.client.delete_collection(self.collection_name)
+            except NotFoundError:
+                pass
+            self._dir.collection = None
+            return
         self._close_client()
         shutil.rmtree(self.path / "chroma", ignore_errors=True)
 
@@ -590,7 +628,8 @@ class Store:
 
     # ----------------------------------------------------------------- reading
     def rows(self) -> dict[str, UnitRows]:
-        """The active units of every policy with their vectors (see `snapshot`)."""
+        """The active units of every policy with their vectors (see `snapshot`). For tools and
+        tests: memory grows with the whole corpus, so answers read a policy at a time (`read`)."""
         return self.snapshot()[1]
 
     def snapshot(self) -> tuple[dict[str, PolicyRecord], dict[str, UnitRows]]:
@@ -614,21 +653,37 @@ class Store:
                     if pid in rows:
                         continue
                     try:
-                        rows[pid] = self._read_rows(pid, version)
-                        self.unreadable.pop(pid, None)
-                    except Exception as exc:  # noqa: BLE001 - one policy never makes the others unanswerable
-                        log.error("store %s: policy %s cannot be read: %s", self.path.name, pid, exc)
-                        self.unreadable[pid] = str(exc)
+                        rows[pid] = self.read(pid, version)
+                    except PolicyUnreadable:  # one policy never makes the others unanswerable
+                        pass
             records = {pid: rec for pid, rec in self._parse_records(catalog).items() if pid in rows}
             self._rows, self._rows_key = dict(sorted(rows.items())), key
             self._snapshot = (records, self._rows)
             return self._snapshot
+
+    def read(self, policy: str, version: str) -> UnitRows:
+        """One policy version's units with their vectors, in policy order: what an answer's index
+        is built from, read when the policy is first asked about. A policy that cannot be read
+        raises PolicyUnreadable (and is named in `unreadable`); the others are not affected."""
+        try:
+            rows = self._read_rows(policy, version)
+        except StoreBusy:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing file, a damaged row: this policy only
+            log.error("store %s: policy %s cannot be read: %s", self.path.name, policy, exc)
+            self.unreadable[policy] = str(exc)
+            raise PolicyUnreadable(f"The policy {policy!r} cannot be read from the store; ingest its file "
+                                   "again to repair it.") from exc
+        self.unreadable.pop(policy, None)
+        return rows
 
     def _read_rows(self, pid: str, version: str) -> UnitRows:
         text = self._text_file(pid, version).read_text("utf-8")
         expected = self._units_file(pid, version)
 
         def read(col):
+            if not expected.exists() and self.version_of(pid) != version:  # an update replaced it since
+                raise UnknownPolicy(f"{pid}@{version} is no longer stored")
             got = _get_all(col, pid, version, ["embeddings", "metadatas"])
             if expected.exists() and len(got["ids"]) != len(json.loads(expected.read_text("utf-8"))["units"]):
                 raise _Damaged(f"{pid}@{version}: Chroma holds {len(got['ids'])} of its rows")
@@ -641,6 +696,19 @@ class Store:
             self._write_units(pid, version, units)
         return UnitRows(pid, units, [i for i, *_ in items],
                         np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, str, float]]:
+        """The k units nearest to `vector` in every policy, by Chroma's approximate (HNSW) index:
+        [(policy, version, cosine similarity)], nearest first. Versions that are not active (an
+        update under way) are the caller's to skip."""
+        res = self._use(lambda col: col.query(query_embeddings=[vector], n_results=k, include=["metadatas", "distances"]))
+        return [(m["policy"], m["version"], 1.0 - d) for m, d in zip(res["metadatas"][0], res["distances"][0])]
+
+
+def _checked_url(url: str) -> str:
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise ChromaUnreachable(f"POLICYQA_CHROMA_URL must look like http://HOST:PORT, not {url!r}.")
+    return url.rstrip("/")
 
 
 def _where(policy: str, version: str) -> dict:

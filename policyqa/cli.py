@@ -59,7 +59,7 @@ def ingest(paths, store, as_json, rebuild):
     from ingest.pipeline import ingest_paths, open_store, progress_bar
 
     s = get_settings()
-    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout)
+    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout, chroma_url=s.chroma_url)
     if rebuild:
         st.reset()
     report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
@@ -170,12 +170,14 @@ def _assistant(store: Path | None):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
 @click.option("--store", type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes (for more than one, point them at a Chroma server: POLICYQA_CHROMA_URL).")
 @click.option("--verbose", is_flag=True, help="Log every HTTP request and the search indexes' building too.")
-def serve(host, port, store, verbose):
+def serve(host, port, store, workers, verbose):
     """Start the web app (chat, desk, widget, REST API) on the bundled corpus."""
     import app
 
-    app.serve(host=host, port=port, store=_store_path(store), verbose=verbose)
+    app.serve(host=host, port=port, store=_store_path(store), verbose=verbose, workers=workers)
 
 
 def main():

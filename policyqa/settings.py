@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     cors_origins: str = Field(default="", description=(
         "Origins (space separated) whose pages may call the API and the app from a browser; "
         "empty: none but the server's own."))
+    policy_cache: int = Field(default=256, description=(
+        "Policies whose search index (units, vectors, BM25) a process keeps in memory, the most recently "
+        "asked about; another is read from the store when asked about (a few ms to a few tens of ms)."))
+    across_candidates: int = Field(default=20, description=(
+        "Policies a question across all policies is ranked against, beyond those it names: the policies of the "
+        "clauses nearest to it in Chroma's index over every clause. With no more policies than this, all of them."))
+    chroma_url: str = Field(default="", description=(
+        "A Chroma server (`chroma run`) as http://HOST:PORT: the vectors of every process using the store live "
+        "there. Empty: in the store's own directory (one machine, no server to start)."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

@@ -60,13 +60,15 @@ PHRASES = {
            "related": "The closest related clauses, which do not answer it:",
            "some": "{k} of {n} policies address this.",
            "some_1": "1 of {n} policies addresses this.", "not_by": "Not addressed by: ",
-           "none": "None of the policies addresses this."},
+           "none": "None of the policies addresses this.",
+           "nearest": "(Of {total} policies, the {n} closest to the question were read.)"},
     "zh": {"yes": "是的，根据 {name} 的隐私政策。", "no": "不，根据 {name} 的隐私政策。",
            "not_said": "政策没有说明：{name} 的隐私政策没有涉及这个问题。",
            "absent_short": "未提到 {terms}", "absent": "其中没有提到 {terms}。",
            "says": "{name} 的隐私政策写道：", "silent": "{name} 的隐私政策没有涉及这个问题。",
            "related": "最相关的条款（并未回答这个问题）：", "some": "{n} 项政策中有 {k} 项涉及这个问题。",
-           "not_by": "未涉及：", "none": "没有任何政策涉及这个问题。"},
+           "not_by": "未涉及：", "none": "没有任何政策涉及这个问题。",
+           "nearest": "（共 {total} 项政策，只读了与问题最相关的 {n} 项。）"},
     "ja": {"yes": "はい（{name} のプライバシーポリシーによる）。",
            "no": "いいえ（{name} のプライバシーポリシーによる）。",
            "not_said": "ポリシーには書かれていません：{name} のプライバシーポリシーはこの質問に触れていません。",
@@ -75,7 +77,8 @@ PHRASES = {
            "silent": "{name} のプライバシーポリシーはこの質問に触れていません。",
            "related": "関連する条項（この質問への回答ではありません）：",
            "some": "{n} 件のポリシーのうち {k} 件がこの質問に触れています。",
-           "not_by": "触れていないポリシー：", "none": "この質問に触れているポリシーはありません。"},
+           "not_by": "触れていないポリシー：", "none": "この質問に触れているポリシーはありません。",
+           "nearest": "（全 {total} 件のうち、質問に最も近い {n} 件を読みました。）"},
     "es": {"yes": "Sí, según la política de privacidad de {name}.",
            "no": "No, según la política de privacidad de {name}.",
            "not_said": "La política no lo dice: la política de privacidad de {name} no trata esta cuestión.",
@@ -85,7 +88,8 @@ PHRASES = {
            "related": "Las cláusulas relacionadas más cercanas, que no la responden:",
            "some": "{k} de {n} políticas tratan esta cuestión.",
            "some_1": "1 de {n} políticas trata esta cuestión.", "not_by": "No la tratan: ",
-           "none": "Ninguna de las políticas trata esta cuestión."},
+           "none": "Ninguna de las políticas trata esta cuestión.",
+           "nearest": "(De {total} políticas, se leyeron las {n} más cercanas a la pregunta.)"},
     "fr": {"yes": "Oui, selon la politique de confidentialité de {name}.",
            "no": "Non, selon la politique de confidentialité de {name}.",
            "not_said": "La politique ne le dit pas : la politique de confidentialité de {name} ne traite pas cette question.",
@@ -95,7 +99,8 @@ PHRASES = {
            "related": "Les clauses liées les plus proches, qui n'y répondent pas :",
            "some": "{k} politiques sur {n} traitent cette question.",
            "some_1": "1 politique sur {n} traite cette question.", "not_by": "Ne la traitent pas : ",
-           "none": "Aucune des politiques ne traite cette question."},
+           "none": "Aucune des politiques ne traite cette question.",
+           "nearest": "(Sur {total} politiques, les {n} plus proches de la question ont été lues.)"},
     "de": {"yes": "Ja, laut der Datenschutzerklärung von {name}.",
            "no": "Nein, laut der Datenschutzerklärung von {name}.",
            "not_said": "Die Richtlinie sagt dazu nichts: Die Datenschutzerklärung von {name} behandelt diese Frage nicht.",
@@ -105,7 +110,8 @@ PHRASES = {
            "related": "Die nächstliegenden Klauseln, die sie nicht beantworten:",
            "some": "{k} von {n} Richtlinien behandeln diese Frage.",
            "some_1": "1 von {n} Richtlinien behandelt diese Frage.", "not_by": "Nicht behandelt von: ",
-           "none": "Keine der Richtlinien behandelt diese Frage."},
+           "none": "Keine der Richtlinien behandelt diese Frage.",
+           "nearest": "(Von {total} Richtlinien wurden die {n} gelesen, die der Frage am nächsten sind.)"},
 }
 
 
@@ -281,7 +287,10 @@ def compose_one(question: str, v: Verdict, rec: PolicyRecord, lang: str = "en") 
 def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[str, PolicyRecord],
                    lang: str = "en") -> Answer:
     """The answer across all policies: each policy's verdict is the one it gets alone; one
-    group of quotes for each policy that addresses the question, best policy first."""
+    group of quotes for each policy that addresses the question, best policy first. When
+    `verdicts` covers only some of `records` (the policies nearest to the question), the note
+    says how many were read of how many."""
+    nearest = f" {phrase(lang, 'nearest', total=len(records), n=len(verdicts))}" if len(verdicts) < len(records) else ""
     ranked = sorted(verdicts.values(), key=lambda v: -max((h.score for h in v.relied_on + v.related), default=0.0))
     yes = [v for v in ranked if v.status is Status.ANSWERED]
     number = Numbering()
@@ -289,7 +298,7 @@ def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[st
         best = sorted((v.related[0] for v in ranked if v.related), key=lambda h: -h.score)[:MAX_SHOWN]
         rel = [citation(number(h), h, records[h.policy], related=True) for h in best]
         unread = lang == "other"
-        blocks = [Block(Kind.NOTE, UNREAD.format(scope="the policies are") if unread else phrase(lang, "none"))]
+        blocks = [Block(Kind.NOTE, UNREAD.format(scope="the policies are") if unread else phrase(lang, "none") + nearest)]
         if rel:
             blocks.append(Block(Kind.RELATED, phrase(lang, "related"), tuple(Quote(c.n) for c in rel)))
         return Answer(question=question, status=Status.LANGUAGE_NOT_SUPPORTED if unread else Status.NOT_ADDRESSED,
@@ -298,7 +307,7 @@ def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[st
     for v in yes:  # numbered in the order shown: policy by policy
         groups.append(Block(Kind.QUOTES, records[v.policy].meta.name + ":", number.quotes(shown(v)), policy=v.policy))
     blocks = [b for v in yes for b in verdict_block(v, records[v.policy], lang, number)]
-    blocks.append(Block(Kind.NOTE, phrase(lang, "some", k=len(yes), n=len(verdicts))))
+    blocks.append(Block(Kind.NOTE, phrase(lang, "some", k=len(yes), n=len(verdicts)) + nearest))
     blocks += groups
     silent = [records[v.policy].meta.name
               + (f" ({phrase(lang, 'absent_short', terms=quoted(list(v.absent)))})" if v.absent else "")

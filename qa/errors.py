@@ -1,5 +1,6 @@
 """Errors a question can meet. All are `PolicyQAError`s: the web layer and the CLI map them once."""
-from ingest.errors import PolicyQAError, StoreBusy, StoreMismatch, UnknownPolicy  # noqa: F401  (re-exported)
+from ingest.errors import (  # noqa: F401  (re-exported)
+    PolicyQAError, PolicyUnreadable, StoreBusy, StoreMismatch, UnknownPolicy)
 
 
 class QuestionError(PolicyQAError, ValueError):

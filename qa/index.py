@@ -2,7 +2,7 @@
 index over the same units, and each unit's vector averaged with its neighbours' (same
 section), so a sentence that only makes sense with the one before it ("This includes your IP
 address.") is found. Computed from the stored vectors at build time: no extra embedding.
-Rebuilt when the store's catalog changes."""
+Built when a policy is first asked about (qa.service keeps the most recently used)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,7 +1,9 @@
 """The single entry point for answers: `Assistant.answer(question, policy=None) -> Answer`.
 
 An Assistant holds the resources (the store, the embedding model, the per-policy indexes) and
-is shared by the CLI, the REST API, the chat, the desk and the widget."""
+is shared by the CLI, the REST API, the chat, the desk and the widget. A policy's index is built
+from its rows in the store when it is first asked about, and the `cache_size` most recently used
+are kept: start-up and memory follow the policies asked about, not the size of the store."""
 from __future__ import annotations
 
 import functools
@@ -18,7 +20,7 @@ from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank
-from qa.errors import QuestionError, UnknownPolicy
+from qa.errors import PolicyUnreadable, QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
 from qa.types import Answer, Hit, Verdict
@@ -26,28 +28,32 @@ from qa.types import Answer, Hit, Verdict
 DEFAULT_BAR = 0.5  # relevance a unit needs to be relied on; calibrated by benchmarks/calibrate.py
 log = logging.getLogger(__name__)
 POOL = 30  # units per policy that reach evidence selection
+UNITS_PER_CANDIDATE = 10  # nearest units fetched from Chroma for each candidate policy wanted
 
 
 def _one_snapshot(method):
-    """Within one call every lookup of policies and indexes sees the same snapshot, even if a
-    refresh lands meanwhile (a policy removed half-way through an answer is still there)."""
+    """Within one call every lookup of policies sees the same catalog read, even if another
+    process changes the catalog meanwhile."""
     @functools.wraps(method)
     def pinned(self, *args, **kwargs):
-        if getattr(self._pinned, "snap", None) is not None:
+        if getattr(self._pinned, "records", None) is not None:
             return method(self, *args, **kwargs)
-        self._pinned.snap = self._current()
+        self._pinned.records = self._current()
         try:
             return method(self, *args, **kwargs)
         finally:
-            self._pinned.snap = None
+            self._pinned.records = None
     return pinned
 
 
 class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
-                 max_question_chars: int = 2000, ranker: dict | None = None):
-        """`ranker`: the ranking model (qa.rank.load_model's format), default the shipped one."""
+                 max_question_chars: int = 2000, ranker: dict | None = None, cache_size: int = 256,
+                 candidates: int = 20):
+        """`ranker`: the ranking model (qa.rank.load_model's format), default the shipped one.
+        `cache_size`: how many policies' indexes are kept in memory (least recently used out first).
+        `candidates`: how many policies a question across policies is ranked against (see `candidates`)."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
@@ -63,13 +69,11 @@ class Assistant:
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
                         configured, model)
         self.max_question_chars = max_question_chars
-        self._lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
-        self._refreshing = False
-        self._snap: tuple[dict[str, PolicyRecord], dict[str, PolicyIndex]] | None = None
-        self._snap_key = None
-        self._built: dict = {}  # policy -> the UnitRows its index was built from
-        self._pinned = threading.local()  # the snapshot one answer uses throughout (see _one_snapshot)
+        self.max_candidates = candidates
+        self._records: tuple[object, dict[str, PolicyRecord]] = (None, {})  # (catalog key, records)
+        # keyed by (policy, version): a new version is a new entry, and the old one ages out
+        self._cached_index = lru_cache(maxsize=cache_size)(self._build_index)
+        self._pinned = threading.local()  # the records one answer uses throughout (see _one_snapshot)
 
     @classmethod
     def from_settings(cls, settings, store: Store | None = None, *, embedder: Embedder | None = None,
@@ -81,7 +85,8 @@ class Assistant:
         if store is None:
             from ingest.pipeline import open_store
 
-            store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
+            store = open_store(settings.store, settings.model, settings.backend,
+                               lock_timeout=settings.store_lock_timeout, chroma_url=settings.chroma_url)
         if writer is None and settings.llm:
             try:
                 from qa.llm import writer_from_settings
@@ -91,7 +96,8 @@ class Assistant:
 
             writer = writer_from_settings(settings)
         return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
-                   max_question_chars=settings.max_question_chars)
+                   max_question_chars=settings.max_question_chars,
+                   cache_size=settings.policy_cache, candidates=settings.across_candidates)
 
     @property
     def embedder(self) -> Embedder:
@@ -100,52 +106,55 @@ class Assistant:
         return self._embedder
 
     # ------------------------------------------------------------ resources
-    def indexes(self) -> dict[str, PolicyIndex]:
-        """Each policy's index. When the catalog changes (an upload, another process's ingest),
-        the changed policies are read and indexed again on a background thread while answers
-        keep using the previous ones; only the very first call waits."""
-        return self._current()[1]
-
     def policies(self) -> dict[str, PolicyRecord]:
-        """The records of the policies `indexes()` holds (the same catalog read)."""
-        return dict(self._current()[0])
+        """Every policy of the store's catalog, read again when it changes (another process's
+        ingest is seen from the next question on)."""
+        return dict(self._current())
 
-    def _current(self) -> tuple[dict[str, PolicyRecord], dict[str, PolicyIndex]]:
-        pinned = getattr(self._pinned, "snap", None)
+    def _current(self) -> dict[str, PolicyRecord]:
+        pinned = getattr(self._pinned, "records", None)
         if pinned is not None:
             return pinned
-        if self._snap is None:
-            self.refresh()
-        elif self.store.catalog_key() != self._snap_key:
-            self._refresh_in_background()
-        return self._snap
+        key = self.store.catalog_key()
+        if key is None or key != self._records[0]:
+            self.store.check()
+            self._records = (key, self.store.policies())
+        return self._records[1]
 
-    def refresh(self) -> None:
-        """Bring the indexes up to the store now, rebuilding only the policies whose rows changed
-        (e.g. right after this process uploaded a policy)."""
-        with self._refresh_lock:
-            key = self.store.catalog_key()
-            records, rows = self.store.snapshot()
-            old = self._snap[1] if self._snap else {}
-            indexes = {pid: old[pid] if pid in old and self._built.get(pid) is r else PolicyIndex.build(r)
-                       for pid, r in rows.items()}
-            self._built = dict(rows)
-            self._snap, self._snap_key = (records, indexes), key
+    def candidates(self, question: str, qvec: np.ndarray) -> list[str]:
+        """The policies a question across policies is ranked against: all of them when there are
+        no more than `max_candidates`; otherwise the policies of the units nearest to the question
+        (Chroma's index over every unit), nearest first, up to `max_candidates`, and every policy
+        the question names ("Does Acme sell my data?"). Sorted by id, like `scope(None)`."""
+        records = self._current()
+        if len(records) <= self.max_candidates:
+            return sorted(records)
+        words = f" {' '.join(_words(question))} "
+        found = {pid for pid, r in records.items() if any(f" {key} " in words for key in name_keys(pid, r.meta.name))}
+        near = []
+        for pid, version, _ in self.store.nearest(qvec, self.max_candidates * UNITS_PER_CANDIDATE):
+            if pid in records and records[pid].version == version and pid not in near:
+                near.append(pid)
+        return sorted(found | set(near[:self.max_candidates]))
 
-    def _refresh_in_background(self) -> None:
-        with self._lock:
-            if self._refreshing:
-                return
-            self._refreshing = True
+    def index(self, policy: str) -> PolicyIndex:
+        """The policy's index (its units, vectors, BM25), built from the store on first use."""
+        self.scope(policy)  # an unknown policy is an error that names the known ones
+        version = self._current()[policy].version
+        try:
+            return self._cached_index(policy, version)
+        except PolicyUnreadable:  # an update by another process may have replaced that version since
+            latest = self.store.policies().get(policy)
+            if latest is None or latest.version == version:
+                raise
+            return self._cached_index(policy, latest.version)
 
-        def run():
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - answers go on with the indexes they have
-                log.exception("could not reload the changed policies; answering from the previous ones")
-            finally:
-                self._refreshing = False
-        threading.Thread(target=run, name="policyqa-refresh", daemon=True).start()
+    def _build_index(self, policy: str, version: str) -> PolicyIndex:
+        return PolicyIndex.build(self.store.read(policy, version))
+
+    def cached(self) -> int:
+        """How many policies' indexes are in memory now."""
+        return self._cached_index.cache_info().currsize
 
     def check_question(self, question: str) -> str:
         if question is not None and not isinstance(question, str):
@@ -159,11 +168,11 @@ class Assistant:
         return q
 
     def scope(self, policy: str | None) -> list[str]:
-        idx = self.indexes()
+        records = self._current()
         if policy is None:
-            return sorted(idx)
-        if policy not in idx:
-            known = ", ".join(sorted(idx)) or "none: ingest some first"
+            return sorted(records)
+        if policy not in records:
+            known = ", ".join(sorted(records)) or "none: ingest some first"
             raise UnknownPolicy(f"Unknown policy {policy!r}. Known policies: {known}.")
         return [policy]
 
@@ -174,7 +183,7 @@ class Assistant:
 
     def _ranked(self, question: str, policy: str, qvec: np.ndarray, k: int) -> tuple[list[Hit], list[str]]:
         """`ranked`, and what the question names that the policy never mentions (rank.absent)."""
-        pidx = self.indexes()[policy]
+        pidx = self.index(policy)
         if not pidx.units:
             return [], []
         missing = rank.absent(pidx, question)
@@ -186,19 +195,27 @@ class Assistant:
         top = sorted(order, key=lambda i: -scores[i])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
-    def _retrieve(self, q: str, pids: list[str], k: int = POOL):
+    def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):
         """A checked question against some policies, embedded once: (the text retrieval used,
-        English for other languages; its language; hits per policy; absent words per policy)."""
+        English for other languages; its language; hits per policy; absent words per policy).
+        `pids` None: across policies, i.e. the `candidates`, leaving out any that cannot be read."""
         text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
         qvec = self.embedder.embed_query(text)
-        found = {p: self._ranked(text, p, qvec, k) for p in pids}
+        found = {}
+        for p in self.candidates(q, qvec) if pids is None else pids:
+            try:
+                found[p] = self._ranked(text, p, qvec, k)
+            except PolicyUnreadable:
+                if pids is not None:
+                    raise
         return text, lang, {p: hits for p, (hits, _) in found.items()}, {p: gone for p, (_, gone) in found.items()}
 
     @_one_snapshot
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
-        _, _, per_policy, _ = self._retrieve(self.check_question(query), self.scope(policy), k=200)
+        q = self.check_question(query)
+        _, _, per_policy, _ = self._retrieve(q, self.scope(policy) if policy else None, k=200)
         hits = [h for hits in per_policy.values() for h in hits]
         if section:
             hits = [h for h in hits if section.lower() in h.section.lower()]
@@ -209,8 +226,7 @@ class Assistant:
     def answer(self, question: str, policy: str | None = None, *, id: str | None = None) -> Answer:
         t0 = time.perf_counter()
         q = self.check_question(question)
-        pids = self.scope(policy)
-        text, lang, verdicts = self._decide(q, pids)
+        text, lang, verdicts = self._decide(q, self.scope(policy) if policy else None)
         t1 = time.perf_counter()
         records = self.policies()
         if policy is None:
@@ -225,21 +241,20 @@ class Assistant:
         answer across policies); the question is embedded once."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        pids = policies or self.scope(None)
-        for p in pids:
+        for p in policies or ():
             self.scope(p)  # an unknown policy is an error before any work
-        text, lang, verdicts = self._decide(q, pids)
+        text, lang, verdicts = self._decide(q, policies or None)
         t1 = time.perf_counter()
         records = self.policies()
         return [self._finish(compose.compose_one(q, verdicts[p], records[p], lang), question, q, p, text, lang, t0, t1)
-                for p in pids]
+                for p in verdicts]  # in the order asked (the candidates: by id)
 
-    def _decide(self, q: str, pids: list[str]) -> tuple[str, str, dict[str, Verdict]]:
+    def _decide(self, q: str, pids: list[str] | None) -> tuple[str, str, dict[str, Verdict]]:
         """Each policy's verdict on a checked question: (the text retrieval used, its language,
-        the verdicts)."""
+        the verdicts); `pids` as in `_retrieve`."""
         text, lang, per_policy, absent = self._retrieve(q, pids)
-        indexes = self.indexes()
-        verdicts = {p: compose.decide(q, per_policy[p], p, self.bar, lang, absent[p], indexes[p], text) for p in pids}
+        verdicts = {p: compose.decide(q, hits, p, self.bar, lang, absent[p], self.index(p), text)
+                    for p, hits in per_policy.items()}
         for v in verdicts.values():
             log.debug("%r of %s: %s (%s)", q, v.policy, v.status.value, v.why)
         return text, lang, verdicts
@@ -256,6 +271,22 @@ class Assistant:
         timings = {"retrieve": (t1 - t0) * 1000, "compose": (t2 - t1) * 1000,
                    "write": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return replace(ans, question=question, policy=policy, id=id, timings=timings)
+
+
+_GENERIC_NAME = re.compile(r"\b(?:online\s+)?(?:privacy|cookie|data protection)\s+(?:policy|statement|notice)\b.*",
+                           re.IGNORECASE)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+@lru_cache(maxsize=100_000)
+def name_keys(policy: str, name: str) -> tuple[str, ...]:
+    """How a question may name a policy, as lower-case words: its name without "Privacy Policy"
+    ("Acme Privacy Policy": "acme"), and its id ("acme-app": "acme app")."""
+    keys = {" ".join(_words(_GENERIC_NAME.sub("", name))), " ".join(_words(policy))}
+    return tuple(sorted(k for k in keys if len(k) >= 4))
 
 
 def _hit(pidx: PolicyIndex, i: int, score: float, dense: float, bm25: float) -> Hit:

@@ -207,3 +207,22 @@ def test_every_citation_once_with_its_own_number(assistant, policy):
         ans = assistant.answer(q, policy)
         assert len({c.n for c in ans.citations}) == len({c.unit_id for c in ans.citations}) == len(ans.citations), q
         assert {n for b in ans.blocks for n in b.numbers} <= {c.n for c in ans.citations}
+
+
+def test_across_many_policies_only_the_candidates_are_ranked(seed_store, embedder):
+    """Beyond `candidates` policies, an across question is ranked against the policies of the
+    clauses nearest to it (Chroma's index over all of them) and those it names."""
+    few = Assistant(seed_store, embedder, candidates=1)
+    question = "Is AntiAI Pics data processed in China?"
+    assert few.candidates(question, embedder.embed_query(question)) == ["antiai-pics", "product-image-gen"]
+    ans = few.answer("Is my data processed in China?")
+    assert ans.policies == ("product-image-gen",) and {c.policy for c in ans.citations} == {"product-image-gen"}
+    # each answered from two policies; by best clause, "sell" has image-video-gen 3rd (after
+    # cloudflare-image-gen, which never says "sell"): 2 candidates would miss it
+    three = Assistant(seed_store, embedder, candidates=3)
+    for question in ("Do you sell my data?", "Is my data encrypted?"):
+        every = Assistant(seed_store, embedder).answer(question)
+        assert len(every.policies) == 2
+        near = three.answer(question)
+        assert (near.policies, near.citations) == (every.policies, every.citations)
+        assert "2 of 3 policies address this. (Of 5 policies, the 3 closest to the question were read.)" in near.answer

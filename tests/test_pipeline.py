@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CountingEmbedder, new_store
-from ingest.errors import StoreMismatch
+from ingest.errors import PolicyUnreadable, StoreMismatch
 from ingest.pipeline import ingest_paths, open_store
 from qa.service import Assistant
 
@@ -195,8 +195,11 @@ def test_one_unreadable_policy_does_not_hide_the_others(tmp_path, corpus_copy, e
     later = new_store(tmp_path / "store")
     assert sorted(later.rows()) == [p for p in SEEDS if p != "figure-gen"]
     assert "figure-gen" in later.unreadable
-    ans = Assistant(later, embedder).answer("Is my data sent to China?")
+    assistant = Assistant(later, embedder)
+    ans = assistant.answer("Is my data sent to China?")
     assert ans.citations and "figure-gen" not in {c.policy for c in ans.citations}
+    with pytest.raises(PolicyUnreadable, match="'figure-gen' cannot be read from the store; ingest its file again"):
+        assistant.answer("Is my data sent to China?", "figure-gen")
 
 
 def test_a_file_over_the_memory_bound_is_refused_and_the_reader_recovers(tmp_path):

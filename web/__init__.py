@@ -1,14 +1,15 @@
 """The web app: one FastAPI server with the REST API, the widget, the policy viewer, and the
 Gradio chat and desk mounted at `/`.
 
-    create_app(settings) -> FastAPI           # build it (tests run it with uvicorn on a free port)
-    serve(host, port, store, verbose=False)   # `python app.py` and `policyqa serve`
+    create_app(settings) -> FastAPI                      # build it (tests run it with uvicorn on a free port)
+    serve(host, port, store, verbose=False, workers=1)   # `python app.py` and `policyqa serve`
 """
 from __future__ import annotations
 
 import errno
 import importlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -98,23 +99,48 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, store: Path | None = None,
-          settings: Settings | None = None, verbose: bool = False) -> None:
-    """Start the one server. Logs cold-start ingestion progress and when it is ready; with
-    `verbose`, also every HTTP request (the chat's queue polls too) and bm25s's index building."""
+          settings: Settings | None = None, verbose: bool = False, workers: int = 1) -> None:
+    """Start the server. Logs cold-start ingestion progress and when it is ready; with
+    `verbose`, also every HTTP request (the chat's queue polls too) and bm25s's index building.
+    With `workers` > 1, the store is prepared (a cold start ingested) here, then uvicorn starts
+    that many worker processes on the same socket, each building the app from the environment's
+    settings."""
     import uvicorn
 
-    printed = logging.StreamHandler()  # bm25s sets its own logger to DEBUG: only --verbose shows that
-    printed.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[printed])
+    _log_to_console(verbose)
     t0 = time.perf_counter()
     sock = listen(host, port)
     settings = settings or get_settings()
     if store is not None:
         settings = settings.model_copy(update={"store": Path(store)})
+    logs = {"log_level": "info" if verbose else "warning", "access_log": verbose}
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        from web.service import prepare_store
+
+        prepare_store(settings)
+        os.environ["POLICYQA_STORE"] = str(settings.store)  # what each worker's settings read
+        log.info("serving on http://%s:%d with %d workers", host, port, workers)
+        sock.set_inheritable(True)
+        config = uvicorn.Config("web:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                                **logs)
+        Multiprocess(config, sockets=[sock]).run()
+        return
     app = create_app(settings)
     log.info("app built in %.1f s; serving on http://%s:%d (chat and desk at /, widget at /widget?policy=ID, "
              "API docs at /docs)", time.perf_counter() - t0, host, port)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info" if verbose else "warning",
-                                           access_log=verbose))
-    server.run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **logs)).run(sockets=[sock])
+
+
+def _log_to_console(verbose: bool) -> None:
+    printed = logging.StreamHandler()  # bm25s sets its own logger to DEBUG: only --verbose shows that
+    printed.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[printed])
+
+
+def app_from_environment():
+    """The app of one of `serve`'s workers: the settings come from the environment."""
+    _log_to_console(verbose=False)
+    return create_app(get_settings())

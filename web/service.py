@@ -59,7 +59,8 @@ def _progress(label: str):
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
     ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
-    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout)
+    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout,
+                       chroma_url=settings.chroma_url)
     stale = store.stale_reason()
     if store.exists() and not stale:
         log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
@@ -102,9 +103,10 @@ class WebService:
         return cls(settings, Assistant.from_settings(settings, prepare_store(settings)))
 
     def warm(self) -> None:
-        """Load the embedder and the per-policy indexes now rather than on the first question."""
+        """Read the catalog and load the embedder now rather than on the first question (a policy's
+        index is built when it is first asked about)."""
         t0 = time.perf_counter()
-        self.assistant.indexes()
+        self.assistant.policies()
         self.assistant.embedder.embed_query("warm up")
         log.info("assistant ready in %.1f s", time.perf_counter() - t0)
 
@@ -200,6 +202,5 @@ class WebService:
                 raise
             for f in aside:
                 f.unlink(missing_ok=True)
-        self.assistant.refresh()  # answers see the new version from the next question on
         log.info("upload: %s %s", "replaced" if report.updated else "added", pid)
         return report
