@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.embedding import FINETUNED_DIR, MODELS, TorchMiniLM, get_embedder
+from ingest.embedding import MODELS, TorchMiniLM, get_embedder, weights_digest
 from ingest.errors import IngestError
 
 SENTENCES = [
@@ -54,16 +54,24 @@ def test_missing_finetuned_folder_says_how_to_build_it(tmp_path, monkeypatch):
         get_embedder("policyqa-minilm", "torch")
 
 
-finetuned = pytest.mark.skipif(not (FINETUNED_DIR / "model.safetensors").exists(),
-                               reason="no fine-tuned model in models/policyqa-minilm")
+@pytest.fixture(scope="module")
+def finetuned_folder(tmp_path_factory):
+    """A folder in the fine-tuned model's format (a sentence-transformers folder, as
+    benchmarks/finetune_embedder.py writes it): here a copy of the bundled weights, since no
+    fine-tuned model ships."""
+    import shutil
+
+    from ingest.embedding import minilm_path
+
+    return shutil.copytree(minilm_path(), tmp_path_factory.mktemp("ft") / "policyqa-minilm")
 
 
-@finetuned
 @pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
-def test_finetuned_model_ranks_the_answer_first(backend, monkeypatch):
-    monkeypatch.delenv("POLICYQA_MODEL_DIR", raising=False)
+def test_a_finetuned_folder_named_by_the_setting_is_loaded(backend, finetuned_folder, monkeypatch):
+    monkeypatch.setenv("POLICYQA_MODEL_DIR", str(finetuned_folder))
     emb = get_embedder("policyqa-minilm", backend)
-    assert emb.name.startswith("policyqa-minilm@") and emb.name.rsplit("/", 1)[1].startswith(backend)
+    digest = weights_digest(finetuned_folder)
+    assert emb.name.startswith(f"policyqa-minilm@{digest}") and emb.name.rsplit("/", 1)[1].startswith(backend)
     assert emb.dim == 384
     passages = ["We keep your account data for two years after you close your account.",
                 "Our offices are open Monday to Friday.",
