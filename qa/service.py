@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from ingest.embedding import Embedder, get_embedder, runtime_name
+from ingest.metadata import name_in_title
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
 from qa import compose, rank
@@ -273,10 +274,6 @@ class Assistant:
         return replace(ans, question=question, policy=policy, id=id, timings=timings)
 
 
-_GENERIC_NAME = re.compile(r"\b(?:online\s+)?(?:privacy|cookie|data protection)\s+(?:policy|statement|notice)\b.*",
-                           re.IGNORECASE)
-
-
 def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
@@ -284,8 +281,9 @@ def _words(text: str) -> list[str]:
 @lru_cache(maxsize=100_000)
 def name_keys(policy: str, name: str) -> tuple[str, ...]:
     """How a question may name a policy, as lower-case words: its name without "Privacy Policy"
-    ("Acme Privacy Policy": "acme"), and its id ("acme-app": "acme app")."""
-    keys = {" ".join(_words(_GENERIC_NAME.sub("", name))), " ".join(_words(policy))}
+    ("Acme Privacy Policy": "acme", as ingest.metadata reads a title), and its id ("acme-app":
+    "acme app")."""
+    keys = {" ".join(_words(name_in_title(name) or name)), " ".join(_words(policy))}
     return tuple(sorted(k for k in keys if len(k) >= 4))
 
 
