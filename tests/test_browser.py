@@ -91,7 +91,7 @@ def cited_policies(answer) -> set[str]:
 
 def pick(page, dropdown_id: str, label: str):
     page.click(f"#{dropdown_id} input")
-    page.locator("li[role=option]", has_text=label).first.click()
+    page.locator(f"#{dropdown_id} li[role=option]", has_text=label).first.click()
 
 
 # ------------------------------------------------------------------ end users: the chat
@@ -285,8 +285,12 @@ def test_desk_upload_adds_a_policy(page, site, tmp_path):
     for tab, picker in (("Reply to a ticket", "pq-reply-policy"), ("Search clauses", "pq-search-policy")):
         page.get_by_role("tab", name=tab).click()
         page.click(f"#{picker} input")
-        assert page.locator("li[role=option]", has_text=name).count() == 1, tab
+        # the options of this picker only: another picker's list may still be closing
+        options = page.locator(f"#{picker} li[role=option]")
+        options.first.wait_for()
+        assert options.filter(has_text=name).count() == 1, tab
         page.keyboard.press("Escape")
+        options.first.wait_for(state="hidden")
     page.get_by_role("tab", name="Ask").click()
     pick(page, "pq-chat-policy", name)
     answer = ask_in_chat(page, "How long do you keep uploaded images?")
