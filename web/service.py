@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ingest.errors import PolicyQAError
@@ -96,7 +97,12 @@ class WebService:
     settings: Settings
     assistant: Assistant
     _upload_lock: threading.Lock = field(default_factory=threading.Lock)
-    _suggested: dict = field(default_factory=dict)  # (policy, version, language) -> suggested questions
+
+    def __post_init__(self):
+        # (policy, version, language) -> suggested questions, for as many policies as the
+        # assistant keeps indexes of (a policy's suggestions are worked out from its index)
+        self._suggested = lru_cache(maxsize=self.settings.policy_cache)(
+            lambda policy, version, lang: suggested_questions(self.assistant, policy, lang=lang))
 
     @classmethod
     def start(cls, settings: Settings) -> "WebService":
@@ -143,10 +149,7 @@ class WebService:
         rec = self.policies().get(policy)
         if rec is None:
             return []
-        key = (policy, rec.version, lang)
-        if key not in self._suggested:
-            self._suggested[key] = suggested_questions(self.assistant, policy, lang=lang)
-        return self._suggested[key]
+        return self._suggested(policy, rec.version, lang)
 
     # ------------------------------------------------------------------ uploads
     @property
