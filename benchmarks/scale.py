@@ -25,6 +25,13 @@ ingest figures measured when they were built. With --server, a `chroma run` serv
 too, each size is ingested into a store whose vectors are on it (POLICYQA_CHROMA_URL), and this
 tree's worker is measured on that store as well ("current, chroma run"; store MB: the server's
 data).
+
+Every measured row is also appended to WORKDIR/results.jsonl (or --results). --plot FILE.png
+draws latency (p95) and worker memory against the number of policies, one line per design,
+from this run's rows, or with --from RESULTS.jsonl... from rows measured before (nothing is
+measured then):
+
+    python benchmarks/scale.py --from benchmarks/results/scale-2026-11-30.jsonl --plot docs/scale.png
 """
 from __future__ import annotations
 
@@ -215,7 +222,17 @@ def main(argv=None) -> None:
     ap.add_argument("--scoped", type=int, default=20, help="policies asked a scoped question")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds over the questions")
     ap.add_argument("--server", action="store_true", help="also measure this tree on a `chroma run` server")
+    ap.add_argument("--results", type=Path, help="append each row here as JSON (default: WORKDIR/results.jsonl)")
+    ap.add_argument("--plot", type=Path, help="draw the rows into this PNG (needs matplotlib: the [bench] extra)")
+    ap.add_argument("--from", dest="from_", type=Path, nargs="+",
+                    help="measure nothing: print and plot the rows of these results files")
     args = ap.parse_args(argv)
+    if args.from_:
+        rows = [row for f in args.from_ for row in read_rows(f)]
+        print_table(rows)
+        if args.plot:
+            plot(rows, args.plot)
+        return
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -227,6 +244,13 @@ def main(argv=None) -> None:
         ingests_file = work / "ingests.json"
         ingests = json.loads(ingests_file.read_text()) if ingests_file.exists() else {}
         rows = []
+        results = args.results or work / "results.jsonl"
+
+        def measured(*row):
+            rows.append(row)
+            with results.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(dict(zip(ROW_FIELDS, row))) + "\n")
+
         if args.server:
             sys.path.insert(0, str(ROOT / "tests"))
             from chroma_server import chroma_server
@@ -247,14 +271,64 @@ def main(argv=None) -> None:
             across = across_questions(base, size, rnd)
             for design in designs:
                 m = probe(codes[design], store, scoped, across, args.rounds)
-                rows.append((size, design, ing, disk_mb(store), m))
+                measured(size, design, ing, disk_mb(store), m)
                 print(f"{size} {design}: {json.dumps(m)}", file=sys.stderr, flush=True)
             if args.server:
                 served = ingest(folder, work / "server" / "store", chroma_url)
                 m = probe(ROOT, work / "server" / "store", scoped, across, args.rounds, chroma_url)
-                rows.append((size, "current, chroma run", served, disk_mb(work / "server" / "data"), m))
+                measured(size, "current, chroma run", served, disk_mb(work / "server" / "data"), m)
                 print(f"{size} server: {json.dumps(served)} {json.dumps(m)}", file=sys.stderr, flush=True)
         print_table(rows)
+        if args.plot:
+            plot(rows, args.plot)
+
+
+ROW_FIELDS = ("policies", "design", "ingest", "store_mb", "worker")
+
+
+def read_rows(path: Path) -> list[tuple]:
+    lines = path.read_text("utf-8").splitlines()
+    return [tuple(json.loads(line)[k] for k in ROW_FIELDS) for line in lines if line.strip()]
+
+
+def plot(rows, out: Path) -> None:
+    """Two panels against the number of policies (log scale): p95 latency of a scoped and of an
+    across question, and the worker's memory; one line per design (the last row measured for
+    each size and design; a design's name may carry a note in parentheses, "current (third
+    run)", which joins it to the design's line where that size has no row yet)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_design: dict[str, dict[int, dict]] = {}
+    for size, design, _, _, m in rows:
+        line = by_design.setdefault(re.sub(r" \(.*\)$", "", design), {})
+        if re.search(r"\(.*\)$", design):
+            line.setdefault(size, m)
+        else:
+            line[size] = m
+    fig, (lat, mem) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for design, points in by_design.items():
+        sizes = sorted(points)
+        line, = lat.plot(sizes, [points[n]["across_p95"] for n in sizes], marker="o", label=f"{design}: across")
+        lat.plot(sizes, [points[n]["scoped_p95"] for n in sizes], marker="s", linestyle="--",
+                 color=line.get_color(), label=f"{design}: scoped")
+        mem.plot(sizes, [points[n]["rss"] for n in sizes], marker="o", color=line.get_color(), label=design)
+    for ax, title, unit in ((lat, "warm p95 latency of a question", "ms"),
+                            (mem, "worker memory (RSS) after all questions", "MB")):
+        ax.set_xscale("log")
+        ax.set_xlabel("policies in the store")
+        ax.set_ylabel(unit)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    lat.set_yscale("log")
+    lat.legend(fontsize=7)
+    mem.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"plot: {out}")
 
 
 def print_table(rows) -> None:
