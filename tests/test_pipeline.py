@@ -91,10 +91,10 @@ def test_failed_store_write_before_switch_keeps_old_version(tmp_path, corpus_cop
     f = corpus_copy / "product-image-gen.txt"
     f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway."))
 
-    def crash(catalog):
+    def crash(changes):
         raise OSError("disk full (injected)")
 
-    monkeypatch.setattr(store, "_write_catalog", crash)
+    monkeypatch.setattr(store._state, "flip", crash)
     report = ingest_paths([corpus_copy], store, embedder)
     assert "disk full" in report.failed[0]["error"]
     monkeypatch.undo()
