@@ -372,15 +372,11 @@ class _ServerCatalog:
         self.dir.generation, self.dir.checked = generation, time.monotonic()
 
     def reset(self) -> None:
-        from chromadb.errors import NotFoundError
-
-        for kind in ("catalog", "texts"):
-            self.open(kind)  # the client
-            try:
-                self.dir.client.delete_collection(self.dir.collections.pop(kind).name)
-            except NotFoundError:
-                pass
-        self.flip({})
+        """Empty both collections, keeping them: other processes hold them open by their ids."""
+        texts = self.open("texts")
+        while ids := texts.get(include=[], limit=BATCH)["ids"]:
+            texts.delete(ids=ids)
+        self.flip({pid: None for pid in self.load()["policies"]})
 
     def put_text(self, policy: str, version: str, text: str, places: list[dict]) -> None:
         self.open("texts").upsert(ids=[f"{policy}@{version}"], embeddings=[[1.0]], metadatas=[{
@@ -505,7 +501,14 @@ class Store:
         return recs[policy]
 
     def text(self, policy: str) -> str:
-        return self._state.text(policy, self.policy(policy).version)
+        version = self.policy(policy).version
+        try:
+            return self._state.text(policy, version)
+        except (FileNotFoundError, LookupError):  # replaced since the catalog was read (another process)
+            latest = self.version_of(policy)
+            if latest in (None, version):
+                raise
+            return self._state.text(policy, latest)
 
     # ----------------------------------------------------------------- the lock and the client
     @contextmanager
@@ -872,6 +875,7 @@ class Store:
         except Exception as exc:  # noqa: BLE001 - a missing file, a damaged row: this policy only
             log.error("store %s: policy %s cannot be read: %s", self.path.name, policy, exc)
             self.unreadable[policy] = str(exc)
+            self._dir.checked = float("-inf")  # on a server, the catalog may have changed: look now
             raise PolicyUnreadable(f"The policy {policy!r} cannot be read from the store; ingest its file "
                                    "again to repair it.") from exc
         self.unreadable.pop(policy, None)

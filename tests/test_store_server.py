@@ -129,6 +129,24 @@ def test_another_processs_ingest_is_seen_by_the_next_question(tmp_path, corpus_c
     assert quotes(assistant, "How long do you keep my photos?", "extra")
 
 
+def test_a_rebuild_empties_the_store_and_ingests_again(tmp_path, corpus_copy, embedder, where):
+    """`policyqa ingest --rebuild`: a reader that stays open sees the store empty, then refilled."""
+    store = open_store(tmp_path / "store", MODEL, BACKEND, **where)
+    ingest_paths([corpus_copy], store, embedder)
+    reader = open_store(tmp_path / "store", MODEL, BACKEND, **where)
+    assert len(reader.policies()) == 5
+    done = subprocess.run([str(POLICYQA), "ingest", str(corpus_copy / "antiai-pics.txt"), "--store",
+                           str(tmp_path / "store"), "--rebuild", "--json"],
+                          capture_output=True, text=True, env=environment(where), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == ["antiai-pics"]
+    time.sleep(store_module.RECHECK_SECONDS)
+    assert sorted(reader.policies()) == ["antiai-pics"] and reader.exists()
+    # the units collection was made anew: the reader's use of it reopens it
+    assert reader._use(lambda col: col.count()) == reader.policy("antiai-pics").units
+    assert "AntiAI" in reader.text("antiai-pics")
+
+
 def test_a_lost_collection_is_rebuilt_from_the_stored_texts(tmp_path, corpus_copy, embedder, where):
     store = open_store(tmp_path / "store", MODEL, BACKEND, **where)
     ingest_paths([corpus_copy], store, embedder)
@@ -139,7 +157,8 @@ def test_a_lost_collection_is_rebuilt_from_the_stored_texts(tmp_path, corpus_cop
     assert store.heals == 1 and store.collection().count() == units
 
 
-def test_a_second_machine_sees_the_first_ones_policies_texts_and_changes(tmp_path, corpus_copy, embedder, server):
+def test_a_second_machine_sees_the_first_ones_policies_texts_and_changes(tmp_path, corpus_copy, embedder, server,
+                                                                         monkeypatch):
     """Everything is on the server: a store opened on another, empty directory (here a fresh
     client and catalog state, as in another process) answers from the first one's policies and
     sees its update and removal within RECHECK_SECONDS. Neither directory is ever created."""
@@ -158,9 +177,16 @@ def test_a_second_machine_sees_the_first_ones_policies_texts_and_changes(tmp_pat
 
     f = corpus_copy / "product-image-gen.txt"
     f.write_text(f.read_text().replace("Data processed in China.", "Data processed in Norway."))
+    g = corpus_copy / "image-video-gen.txt"
+    g.write_text(g.read_text() + "\nWe keep your videos for 30 days.\n")
     (corpus_copy / "figure-gen.txt").unlink()
+    monkeypatch.setattr(store_module, "RECHECK_SECONDS", 3600.0)  # the second one's catalog goes stale
     report = ingest_paths([corpus_copy], first, embedder)
-    assert (report.updated, report.removed) == (["product-image-gen"], ["figure-gen"])
+    assert (sorted(report.updated), report.removed) == (["image-video-gen", "product-image-gen"], ["figure-gen"])
+    # a policy first asked about before the second machine has seen the change: its old version
+    # is gone, so it is read in its new one (the catalog is looked at again at once)
+    assert any("30 days" in u.text for u in second.index("image-video-gen").units)
+    monkeypatch.undo()
     time.sleep(store_module.RECHECK_SECONDS)
     assert "Norway" in quotes(second, "Is my data processed in Norway?", "product-image-gen")
     assert sorted(second.policies()) == ["antiai-pics", "cloudflare-image-gen", "image-video-gen", "product-image-gen"]
