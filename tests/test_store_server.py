@@ -87,7 +87,8 @@ def test_a_failed_update_leaves_the_old_version_answerable(tmp_path, corpus_copy
 def test_an_update_that_fails_at_the_flip_leaves_the_old_version_and_is_tidied(tmp_path, corpus_copy, embedder,
                                                                                 where, monkeypatch):
     """The new version's text and rows are all written, then the one step that makes it live
-    fails: the old version is what every reader sees, and `tidy` deletes the new one's rows."""
+    fails: the old version is what every reader sees, `tidy` deletes the new one's rows, and a
+    retry completes the update."""
     store = open_store(tmp_path / "store", MODEL, BACKEND, **where)
     ingest_paths([corpus_copy], store, embedder)
     units = store.collection().count()
@@ -110,6 +111,10 @@ def test_an_update_that_fails_at_the_flip_leaves_the_old_version_and_is_tidied(t
         assert store.tidy() > 0
     assert store.collection().count() == units == sum(r.units for r in store.policies().values())
     assert "China" in quotes(later, "Is my data sent to China?", "product-image-gen")
+    assert "Norway" not in store.text("product-image-gen")
+    # a retry completes the update
+    assert ingest_paths([corpus_copy], store, embedder).updated == ["product-image-gen"]
+    assert any("Norway" in u.text for u in store.rows()["product-image-gen"].units)
 
 
 def test_another_processs_ingest_is_seen_by_the_next_question(tmp_path, corpus_copy, embedder, where):
