@@ -229,7 +229,9 @@ def _empty_catalog(fingerprint: dict) -> dict:
 class _FileCatalog:
     """The catalog and the texts in the store's directory, for one machine. catalog.json is
     replaced by an atomic rename, which is the switch to a new version; writers hold the store's
-    file lock, readers need none (every file is replaced whole)."""
+    file lock, readers need none (every file is replaced whole). They are kept out of the
+    embedded Chroma on purpose: healing deletes Chroma's whole directory (a damaged one cannot be
+    trusted to read, or to delete from) and rebuilds it from these files."""
 
     def __init__(self, path: Path, fingerprint: dict):
         self.fingerprint = fingerprint
