@@ -22,9 +22,9 @@ plus the ingest throughput of the step and the store's size on disk.
 
 With --workdir the corpora and stores are kept: a later run ingests nothing new and prints the
 ingest figures measured when they were built. With --server, a `chroma run` server is started
-too, each size is ingested into a store whose vectors are on it (POLICYQA_CHROMA_URL), and this
-tree's worker is measured on that store as well ("current, chroma run"; store MB: the server's
-data).
+too, each size is ingested into a store kept whole on it (POLICYQA_CHROMA_URL: vectors, catalog
+and texts), and this tree's worker is measured on that store as well ("current, chroma run";
+store MB: the server's data). `--designs '' --server` measures the server's store alone.
 
 Every measured row is also appended to WORKDIR/results.jsonl (or --results). --plot FILE.png
 draws latency (p95) and worker memory against the number of policies, one line per design,
@@ -237,7 +237,7 @@ def main(argv=None) -> None:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         base = base_policies()
-        designs = args.designs.split(",")
+        designs = [d for d in args.designs.split(",") if d]
         revs = {d: args.baseline_rev if d == "baseline" else d for d in designs if d != "current"}
         codes = {"current": ROOT, **{d: code_at(rev, work / f"code-{rev}") for d, rev in revs.items()}}
         folder, growing = work / "corpus", work / "store"
@@ -261,17 +261,16 @@ def main(argv=None) -> None:
         for size in map(int, args.sizes.split(",")):
             store = work / f"store-{size}"
             grow_corpus(folder, base, size)
-            if not store.exists():
+            if designs and not store.exists():
                 ingests[str(size)] = ingest(folder, growing)
                 ingests_file.write_text(json.dumps(ingests))
                 shutil.copytree(growing, store)
-            ing = ingests[str(size)]
             rnd = random.Random(size)
             scoped = scoped_questions(base, size, args.scoped, rnd)
             across = across_questions(base, size, rnd)
             for design in designs:
                 m = probe(codes[design], store, scoped, across, args.rounds)
-                measured(size, design, ing, disk_mb(store), m)
+                measured(size, design, ingests[str(size)], disk_mb(store), m)
                 print(f"{size} {design}: {json.dumps(m)}", file=sys.stderr, flush=True)
             if args.server:
                 served = ingest(folder, work / "server" / "store", chroma_url)

@@ -42,11 +42,19 @@ def fingerprint(model: str, backend: str) -> dict:
     return {"model": runtime_name(model, backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
-def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0, chroma_url: str = "") -> Store:
-    """The store at `path` for this model, its vectors on the Chroma server at `chroma_url` if
-    one is given; the model is loaded only if the store must heal."""
+def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0, chroma_url: str = "",
+               chroma_collection: str = "policyqa") -> Store:
+    """The store at `path` for this model, or the one named `chroma_collection` on the Chroma
+    server at `chroma_url` if one is given; the model is loaded only if the store must heal."""
     return Store(path, fingerprint(model, backend), lock_timeout=lock_timeout,
-                 embedder=lambda: get_embedder(model, backend), url=chroma_url)
+                 embedder=lambda: get_embedder(model, backend), url=chroma_url, name=chroma_collection)
+
+
+def store_from_settings(settings, path: Path | None = None) -> Store:
+    """The store the settings (policyqa.settings.Settings) describe, at `path` if one is given."""
+    return open_store(path or settings.store, settings.model, settings.backend,
+                      lock_timeout=settings.store_lock_timeout, chroma_url=settings.chroma_url,
+                      chroma_collection=settings.chroma_collection)
 
 
 def is_skipped_name(name: str) -> bool:

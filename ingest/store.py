@@ -1,44 +1,56 @@
-"""The store: sentence units and their vectors in ChromaDB, plus a small catalog.
+"""The store: sentence units and their vectors in ChromaDB, plus a small catalog and the texts.
 
-Layout of a store directory:
-    chroma/         ChromaDB PersistentClient data: one collection of units (id, vector, and
-                    metadata: policy, version, and the unit's place: order, offsets, section...)
-    catalog.json    fingerprint, and for each policy its metadata and *active version*
-    texts/          for each policy version, its normalised text (`ID@VERSION.txt`; a unit's text
-                    is text[start:end], so quotes are verbatim by construction) and its units'
-                    places (`ID@VERSION.units.json`): with the model, all it takes to rebuild
-                    the vector index
+What a store holds: one collection of units (id, vector, and metadata: policy, version, and the
+unit's place: order, offsets, section...); a catalog (a fingerprint, and for each policy its
+metadata and *active version*); and for each policy version its normalised text (a unit's text
+is text[start:end], so quotes are verbatim by construction) and its units' places: with the
+model, all it takes to rebuild the vector index. Where the catalog and the texts live is the
+business of one of two small classes with the same methods:
+
+- `_FileCatalog` (the default, one machine): the store directory holds
+    chroma/         ChromaDB PersistentClient data: the units
+    catalog.json    the catalog, replaced by an atomic rename
+    texts/          `ID@VERSION.txt` and `ID@VERSION.units.json`
     .writer.lock    the lock every use of chroma/ holds; the token of the process that took it last,
                     "busy" or "done"
+- `_ServerCatalog` (`url` = POLICYQA_CHROMA_URL, a `chroma run` server): everything is on the
+  server, in three collections named after the store (`name`, POLICYQA_CHROMA_COLLECTION):
+  `NAME-units`, `NAME-catalog` (a record per policy, and one with the fingerprint and a
+  generation that every change replaces) and `NAME-texts` (a record per version). The store
+  directory holds nothing: a worker on another machine needs only the URL and the name.
 
 A policy version is a hash of its normalised text. Every unit row carries its version, and
 readers only see units whose version the catalog names as active. An update writes the new
-version's files and rows, then flips the catalog in one atomic rename, then deletes the old
-rows: a failure or a kill at any step before the flip leaves the old version searchable.
+version's text and rows, then flips the catalog in one step (a rename of catalog.json, or one
+upsert of the policy's catalog record), then deletes the old rows: a failure or a kill at any
+step before the flip leaves the old version searchable, and `tidy` deletes what it left.
 
-Crash safety: Chroma rewrites its HNSW index files in place, so a process killed at the wrong
-instant leaves an index that no later process can read ("Failed to apply logs to the hnsw
-segment writer"), and that can even crash the reader (a segfault in Chroma's native code). A
-process marks the lock file "busy" while it uses Chroma and "done" after; the next process to
-find "busy" knows its predecessor was killed, and has a child process read the whole index
-first (`_survived_crash`). If that child fails, or if Chroma fails here (after a reopen and a
-retry, see `_use`), Chroma's directory is deleted and rebuilt from the active versions' texts
-and unit files, their units embedded again (`_heal`): no policy is lost. A row count that
-disagrees with the unit files counts as broken too, and rows that no active version names (a
+Crash safety (the embedded client): Chroma rewrites its HNSW index files in place, so a process
+killed at the wrong instant leaves an index that no later process can read ("Failed to apply
+logs to the hnsw segment writer"), and that can even crash the reader (a segfault in Chroma's
+native code). A process marks the lock file "busy" while it uses Chroma and "done" after; the
+next process to find "busy" knows its predecessor was killed, and has a child process read the
+whole index first (`_survived_crash`). If that child fails, or if Chroma fails here (after a
+reopen and a retry, see `_use`), the units are deleted and rebuilt from the active versions'
+texts and unit places, their units embedded again (`_heal`): no policy is lost. A row count that
+disagrees with the unit places counts as broken too, and rows that no active version names (a
 killed update's) are deleted by `tidy`.
 
-Several processes: Chroma's directory is not safe for concurrent use, and a client does not see
-another process's writes (its in-memory index goes stale: "Error finding id"). Every use of
-chroma/ by any process holds one file lock (flock, waited for up to `lock_timeout` seconds) and
-first writes its own token into the lock file; a process that finds a token not its own there
-reopens its client before touching anything. The catalog and the text files are read without the lock: they are
-only ever replaced by atomic renames.
+Several processes on one directory: Chroma's directory is not safe for concurrent use, and a
+client does not see another process's writes (its in-memory index goes stale: "Error finding
+id"). Every use of chroma/ by any process holds one file lock (flock, waited for up to
+`lock_timeout` seconds) and first writes its own token into the lock file; a process that finds
+a token not its own there reopens its client before touching anything. The catalog and the text
+files are read without the lock: they are only ever replaced by atomic renames.
 
-A Chroma server (`chroma run`, `url` = POLICYQA_CHROMA_URL): the vectors live there, in a
-collection named after the store's directory (one server can hold several stores), and every
-process on this machine that opens the store uses it; the catalog, the texts and the lock stay in
-the directory. A server's client is never stale and its index files are the server's business,
-so nothing is reopened or probed after a crash; a lost collection is rebuilt like a damaged one.
+Several processes on a server, on any machines: there is no lock (an flock orders the processes
+of one machine only). A server's client is never stale and its index files are the server's
+business, so nothing is reopened or probed after a crash; a lost units collection is rebuilt
+like a damaged one. Writers do not wait for each other: each policy's catalog record is replaced
+whole, so of two writers updating one policy at once the last to flip wins, and the loser's rows
+are left unnamed until `tidy` deletes them. `tidy` keeps versions written less than
+`TIDY_AFTER` seconds ago, which may be another writer's update under way. Readers notice a
+change by the catalog's generation, read at most every `RECHECK_SECONDS` (`catalog_key`).
 
 Only this module imports chromadb.
 """
@@ -49,6 +61,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -65,7 +78,7 @@ from ingest.errors import ChromaUnreachable, PolicyUnreadable, StoreBusy, StoreM
 from ingest.types import Document, PolicyMeta, Unit
 
 SCHEMA = 2  # 2: unit text read from texts/ (not stored twice), unit fields packed in one key
-COLLECTION = "units"
+COLLECTION = "units"  # the units collection: in the store's directory, or NAME-units on a server
 BATCH = 5000  # rows per Chroma call: a call's SQL takes a variable per row, and SQLite allows 32,766
 log = logging.getLogger(__name__)
 
@@ -156,33 +169,38 @@ class _ChromaEmbedding:
         return self(input)
 
 
+RECHECK_SECONDS = 1.0  # on a server, how often at most a reader asks whether the catalog changed
+TIDY_AFTER = 3600.0  # on a server, an unnamed version younger than this may be another writer's, under way
+MARKER = "/store"  # the server catalog's record of the fingerprint and generation (no policy id has a "/")
+
+
 class _Damaged(Exception):
     """Chroma answered, but not what the catalog says it holds (rows missing after a crash)."""
 
 
 class _Directory:
-    """What every Store on one directory shares in this process: the Chroma client (Chroma keeps
-    one per path per process anyway) and the lock around every use of chroma/."""
+    """What every Store on one store shares in this process: the Chroma client (Chroma keeps one
+    per path per process anyway), its collections, the lock around every use of them, and on a
+    server the catalog generation last read (so a write here is seen here at once)."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self):
         self.lock = threading.RLock()  # threads of this process, re-entrant
         self.depth = 0  # nesting of _chroma() in the thread that holds `lock`
         self.lock_file = None  # open while this process holds the file lock
         self.client = None
-        self.collection = None
+        self.collections: dict[str, object] = {}  # "units", and on a server "catalog" and "texts"
         self.token = None  # what this process last wrote into the lock file
+        self.generation, self.checked = None, float("-inf")  # a server catalog's, and when (monotonic)
 
 
-_DIRECTORIES: dict[Path, _Directory] = {}
+_DIRECTORIES: dict[object, _Directory] = {}
 _DIRECTORIES_LOCK = threading.Lock()
 
 
-def _directory(path: Path) -> _Directory:
-    key = Path(os.path.abspath(path))
+def _directory(key) -> _Directory:
     with _DIRECTORIES_LOCK:
         if key not in _DIRECTORIES:
-            _DIRECTORIES[key] = _Directory(key)
+            _DIRECTORIES[key] = _Directory()
         return _DIRECTORIES[key]
 
 
@@ -204,18 +222,218 @@ def _write_atomic(path: Path, data: str, sync: bool = False) -> None:
     os.replace(tmp, path)
 
 
+def _empty_catalog(fingerprint: dict) -> dict:
+    return {"schema": SCHEMA, "fingerprint": fingerprint, "policies": {}}
+
+
+class _FileCatalog:
+    """The catalog and the texts in the store's directory, for one machine. catalog.json is
+    replaced by an atomic rename, which is the switch to a new version; writers hold the store's
+    file lock, readers need none (every file is replaced whole). They are kept out of the
+    embedded Chroma on purpose: healing deletes Chroma's whole directory (a damaged one cannot be
+    trusted to read, or to delete from) and rebuilds it from these files."""
+
+    def __init__(self, path: Path, fingerprint: dict):
+        self.fingerprint = fingerprint
+        self.catalog_path = path / "catalog.json"
+        self.texts = path / "texts"
+
+    def exists(self) -> bool:
+        return self.catalog_path.exists()
+
+    def key(self) -> tuple | None:
+        """Changes whenever the catalog is rewritten (each write is a rename: a new inode)."""
+        try:
+            st = self.catalog_path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def load(self) -> dict:
+        try:
+            return json.loads(self.catalog_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return _empty_catalog(self.fingerprint)
+
+    def found_fingerprint(self) -> dict:
+        return self.load().get("fingerprint", {})
+
+    def records(self, policies: list[str]) -> dict[str, dict]:
+        known = self.load()["policies"]
+        return {p: known[p] for p in policies if p in known}
+
+    def flip(self, changes: dict[str, dict | None]) -> None:
+        """Name each policy's new record (None: remove it) in one step: the catalog's rename."""
+        catalog = self.load()
+        catalog["fingerprint"] = self.fingerprint
+        for pid, rec in changes.items():
+            if rec is None:
+                catalog["policies"].pop(pid, None)
+            else:
+                catalog["policies"][pid] = rec
+        _write_atomic(self.catalog_path, json.dumps(catalog, ensure_ascii=False, indent=1), sync=True)
+
+    def reset(self) -> None:
+        for f in self.texts.glob("*"):
+            f.unlink()
+        self.flip({pid: None for pid in self.load()["policies"]})
+
+    def put_text(self, policy: str, version: str, text: str, places: list[dict]) -> None:
+        self.texts.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self._file(policy, version, ".txt"), text)
+        _write_atomic(self._file(policy, version, ".units.json"),
+                      json.dumps({"units": places}, ensure_ascii=False, separators=(",", ":")))
+
+    def text(self, policy: str, version: str) -> str:
+        return self._file(policy, version, ".txt").read_text("utf-8")
+
+    def version(self, policy: str, version: str) -> tuple[str, list[dict] | None]:
+        """A version's text and its units' places (None: a store from before unit files)."""
+        text = self.text(policy, version)
+        try:
+            return text, json.loads(self._file(policy, version, ".units.json").read_text("utf-8"))["units"]
+        except FileNotFoundError:
+            return text, None
+
+    def drop_text(self, policy: str, version: str) -> None:
+        for suffix in (".txt", ".units.json"):
+            self._file(policy, version, suffix).unlink(missing_ok=True)
+
+    def strays(self, active: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """The stored versions `active` does not name, with when each was written."""
+        out = {}
+        for f in self.texts.glob("[!.]*"):  # not the temporary files of a write under way
+            pid, _, version = f.name.removesuffix(".units.json").removesuffix(".txt").rpartition("@")
+            if (pid, version) not in active:
+                out[(pid, version)] = f.stat().st_mtime
+        return out
+
+    def _file(self, policy: str, version: str, suffix: str) -> Path:
+        return self.texts / f"{policy}@{version}{suffix}"
+
+
+class _ServerCatalog:
+    """The catalog and the texts on a Chroma server, beside the units. `NAME-catalog` holds a
+    record per policy (its catalog entry as JSON; "" once removed, so that a removal is an
+    upsert like every other change and no record is ever deleted) and the MARKER record (the
+    fingerprint, and a generation that every change replaces: what readers poll). Every change
+    of the catalog is ONE upsert call of the changed records and the marker. `NAME-texts` holds a
+    record per version: its text, its units' places and when it was written. Neither collection
+    is searched, so their records carry a dummy vector of one number (Chroma wants a vector on
+    every record, and must never be left to compute one: its default model is a download)."""
+
+    def __init__(self, directory: _Directory, fingerprint: dict, open_collection: Callable[[str], object]):
+        self.dir, self.fingerprint, self.open = directory, fingerprint, open_collection
+
+    def _marker(self) -> dict | None:
+        got = self.open("catalog").get(ids=[MARKER], include=["metadatas"])
+        return got["metadatas"][0] if got["ids"] else None
+
+    def exists(self) -> bool:
+        return self._marker() is not None
+
+    def key(self) -> str | None:
+        """The generation of the catalog, read from the server at most every RECHECK_SECONDS
+        (one small get: 2.4 ms p50 on loopback, benchmarks/change_visibility.py), so a question
+        costs no round trip most of the time and another machine's change is seen within that time."""
+        d = self.dir
+        if time.monotonic() - d.checked >= RECHECK_SECONDS:
+            marker = self._marker()
+            d.generation, d.checked = (marker["generation"] if marker else None), time.monotonic()
+        return d.generation
+
+    def load(self) -> dict:
+        """Every record, BATCH a call. Records are never deleted, so paging by offset skips none."""
+        catalog, col, offset = _empty_catalog(self.fingerprint), self.open("catalog"), 0
+        while True:
+            got = col.get(include=["metadatas"], limit=BATCH, offset=offset)
+            for pid, m in zip(got["ids"], got["metadatas"]):
+                if pid == MARKER:
+                    catalog["fingerprint"] = json.loads(m["fingerprint"])
+                elif m["record"]:
+                    catalog["policies"][pid] = json.loads(m["record"])
+            if len(got["ids"]) < BATCH:
+                return catalog
+            offset += BATCH
+
+    def found_fingerprint(self) -> dict:
+        marker = self._marker()
+        return json.loads(marker["fingerprint"]) if marker else {}
+
+    def records(self, policies: list[str]) -> dict[str, dict]:
+        got = self.open("catalog").get(ids=list(policies), include=["metadatas"]) if policies else {"ids": []}
+        return {pid: json.loads(m["record"]) for pid, m in zip(got["ids"], got["metadatas"]) if m["record"]}
+
+    def flip(self, changes: dict[str, dict | None]) -> None:
+        """Name each policy's new record (None: remove it) and a new generation, in one upsert."""
+        generation = uuid.uuid4().hex
+        ids = [*changes, MARKER]
+        metas = [{"record": json.dumps(rec, ensure_ascii=False) if rec else ""} for rec in changes.values()]
+        metas.append({"fingerprint": json.dumps(self.fingerprint), "generation": generation, "schema": SCHEMA})
+        self.open("catalog").upsert(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=metas)
+        self.dir.generation, self.dir.checked = generation, time.monotonic()
+
+    def reset(self) -> None:
+        """Empty both collections, keeping them: other processes hold them open by their ids."""
+        texts = self.open("texts")
+        while ids := texts.get(include=[], limit=BATCH)["ids"]:
+            texts.delete(ids=ids)
+        self.flip({pid: None for pid in self.load()["policies"]})
+
+    def put_text(self, policy: str, version: str, text: str, places: list[dict]) -> None:
+        self.open("texts").upsert(ids=[f"{policy}@{version}"], embeddings=[[1.0]], metadatas=[{
+            "policy": policy, "version": version, "written": time.time(), "text": text,
+            "units": json.dumps(places, ensure_ascii=False, separators=(",", ":"))}])
+
+    def _body(self, policy: str, version: str) -> dict:
+        got = self.open("texts").get(ids=[f"{policy}@{version}"], include=["metadatas"])
+        if not got["ids"]:
+            raise LookupError(f"{policy}@{version}: no text on the server")
+        return got["metadatas"][0]
+
+    def text(self, policy: str, version: str) -> str:
+        return self._body(policy, version)["text"]
+
+    def version(self, policy: str, version: str) -> tuple[str, list[dict]]:
+        body = self._body(policy, version)
+        return body["text"], json.loads(body["units"])
+
+    def drop_text(self, policy: str, version: str) -> None:
+        self.open("texts").delete(ids=[f"{policy}@{version}"])
+
+    def strays(self, active: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """The stored versions `active` does not name, with when each was written: their ids
+        first (no text comes with them), then the few strays' records."""
+        col, ids, offset = self.open("texts"), [], 0
+        while True:
+            got = col.get(include=[], limit=BATCH, offset=offset)["ids"]
+            ids += [i for i in got if tuple(i.rpartition("@")[::2]) not in active]
+            if len(got) < BATCH:
+                break
+            offset += BATCH
+        out = {}
+        for s in range(0, len(ids), 100):  # a stray's text comes along: a few at a time
+            got = col.get(ids=ids[s:s + 100], include=["metadatas"])
+            out.update({(m["policy"], m["version"]): m["written"] for m in got["metadatas"]})
+        return out
+
+
 class Store:
     def __init__(self, path: Path | str, fingerprint: dict, *, lock_timeout: float = 60.0,
-                 embedder: Callable[[], object] | None = None, url: str = ""):
+                 embedder: Callable[[], object] | None = None, url: str = "", name: str = "policyqa"):
         """`embedder` returns the Embedder that made this store's vectors: it is needed only to
         rebuild a damaged index (`_heal`). `lock_timeout`: seconds to wait for another process.
-        `url`: a Chroma server's http://HOST:PORT, else the vectors are in the directory."""
+        `url`: a Chroma server's http://HOST:PORT, where the store named `name` is kept whole;
+        else everything is in the directory `path`."""
         self.path = Path(path)
         self.url = _checked_url(url)
+        self.name = _checked_name(name) if self.url else ""
         self.fingerprint = fingerprint
         self.lock_timeout = lock_timeout
         self._embedder = embedder
-        self._dir = _directory(self.path)
+        self._dir = _directory((self.url, self.name) if self.url else Path(os.path.abspath(self.path)))
+        self._state = (_ServerCatalog(self._dir, fingerprint, self._open) if self.url
+                       else _FileCatalog(self.path, fingerprint))
         self._rows_lock = threading.Lock()
         self._rows: dict[str, UnitRows] = {}
         self._rows_key = None
@@ -225,29 +443,23 @@ class Store:
         self.unreadable: dict[str, str] = {}  # policy -> why its rows could not be read
         self.heals = 0  # how many times this object rebuilt the vector index
 
-    # ----------------------------------------------------------------- catalog
     @property
-    def catalog_path(self) -> Path:
-        return self.path / "catalog.json"
+    def where(self) -> str:
+        """The store, as a message names it."""
+        return f"{self.name!r} on the Chroma server {self.url}" if self.url else str(self.path)
 
+    # ----------------------------------------------------------------- catalog
     def _catalog(self) -> dict:
-        try:
-            return json.loads(self.catalog_path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}}
-
-    def _write_catalog(self, catalog: dict) -> None:
-        # the one atomic step that makes a version live
-        _write_atomic(self.catalog_path, json.dumps(catalog, ensure_ascii=False, indent=1), sync=True)
+        return self._state.load()
 
     def exists(self) -> bool:
-        return self.catalog_path.exists()
+        return self._state.exists()
 
     def stale_reason(self) -> str | None:
         """Why this store cannot serve the configured model and segmentation, or None."""
         if not self.exists():
             return None
-        found = self._catalog().get("fingerprint", {})
+        found = self._state.found_fingerprint()
         if found != self.fingerprint:
             diff = ", ".join(f"{k}: store has {found.get(k)!r}, configured {v!r}"
                              for k, v in self.fingerprint.items() if found.get(k) != v)
@@ -258,16 +470,12 @@ class Store:
         reason = self.stale_reason()
         if reason:
             raise StoreMismatch(
-                f"The store at {self.path} was built differently ({reason}). "
+                f"The store at {self.where} was built differently ({reason}). "
                 f"Rebuild it: policyqa ingest <your policies> --store {self.path} --rebuild")
 
-    def catalog_key(self) -> tuple | None:
-        """Changes whenever the catalog is rewritten (each write is a rename: a new inode)."""
-        try:
-            st = self.catalog_path.stat()
-        except FileNotFoundError:
-            return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
+    def catalog_key(self):
+        """Changes whenever the catalog changes (on a server, seen within RECHECK_SECONDS)."""
+        return self._state.key()
 
     def policies(self) -> dict[str, PolicyRecord]:
         """Every policy's record, parsed once per catalog write (answers ask on every question)."""
@@ -295,23 +503,28 @@ class Store:
         return recs[policy]
 
     def text(self, policy: str) -> str:
-        rec = self.policy(policy)
-        return self._text_file(policy, rec.version).read_text("utf-8")
-
-    def _text_file(self, policy: str, version: str) -> Path:
-        return self.path / "texts" / f"{policy}@{version}.txt"
-
-    def _units_file(self, policy: str, version: str) -> Path:
-        return self.path / "texts" / f"{policy}@{version}.units.json"
+        version = self.policy(policy).version
+        try:
+            return self._state.text(policy, version)
+        except (FileNotFoundError, LookupError):  # replaced since the catalog was read (another process)
+            latest = self.version_of(policy)
+            if latest in (None, version):
+                raise
+            return self._state.text(policy, latest)
 
     # ----------------------------------------------------------------- the lock and the client
     @contextmanager
     def _chroma(self):
         """Hold the store: this process's threads and every other process wait (up to
         `lock_timeout` s). On entry, if another process used Chroma since this one did, the
-        client is reopened: its in-memory view of the index would be stale."""
+        client is reopened: its in-memory view of the index would be stale. On a server only
+        this process's threads wait: the others may be on other machines (see the module's
+        docstring for what makes that safe)."""
         d = self._dir
         with d.lock:
+            if self.url:
+                yield
+                return
             if d.depth == 0:
                 self.path.mkdir(parents=True, exist_ok=True)
                 fh = open(self.path / ".writer.lock", "a+", encoding="utf-8")
@@ -330,14 +543,14 @@ class Store:
                         time.sleep(0.02)
                 fh.seek(0)
                 found, _, state = fh.read().rpartition(" ")
-                if found != d.token and not self.url:
+                if found != d.token:
                     self._close_client()
                 # our token goes in before anything is touched, marked busy until we are done: a
                 # process killed while it holds the lock leaves "busy" for the next one to find
                 d.token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
                 _mark(fh, f"{d.token} busy")
                 d.lock_file = fh
-            crashed = d.depth == 0 and state == "busy" and not self.url
+            crashed = d.depth == 0 and state == "busy"
             d.depth += 1
             try:
                 if crashed and not self._survived_crash():
@@ -359,44 +572,45 @@ class Store:
                 d.client.close()
             except Exception:  # noqa: BLE001 - a broken client is being dropped anyway
                 pass
-        d.client = d.collection = None
+        d.client = None
+        d.collections.clear()
+
+    def _open(self, kind: str):
+        """One of the store's collections ("units"; on a server "catalog" and "texts" too),
+        opened on first use (the units: inside `_chroma`)."""
+        d = self._dir
+        with d.lock:
+            if kind not in d.collections:
+                if d.client is None:
+                    d.client = self._client()
+                d.collections[kind] = d.client.get_or_create_collection(
+                    f"{self.name}-{kind}" if self.url else kind,
+                    embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
+                    configuration={"hnsw": {"space": "cosine"}}, metadata={"schema": SCHEMA})
+            return d.collections[kind]
+
+    def _client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        if not self.url:
+            return chromadb.PersistentClient(path=str(self.path / "chroma"),
+                                             settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+        where = urlsplit(self.url)
+        try:
+            return chromadb.HttpClient(host=where.hostname, port=where.port or 8000, ssl=where.scheme == "https",
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+        except Exception as exc:  # noqa: BLE001 - chromadb says "Could not connect" in several ways
+            raise ChromaUnreachable(
+                f"No Chroma server answers at {self.url} (POLICYQA_CHROMA_URL): start one with "
+                "`chroma run --path DIR --port PORT`, or unset the setting to keep the store in "
+                "its directory.") from exc
 
     def _collection(self):
-        """The units collection, opened on first use (call inside `_chroma`)."""
-        d = self._dir
-        if d.collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            if d.client is None and self.url:
-                where = urlsplit(self.url)
-                try:
-                    d.client = chromadb.HttpClient(host=where.hostname, port=where.port or 8000,
-                                                   ssl=where.scheme == "https",
-                                                   settings=ChromaSettings(anonymized_telemetry=False))
-                except Exception as exc:  # noqa: BLE001 - chromadb says "Could not connect" in several ways
-                    raise ChromaUnreachable(
-                        f"No Chroma server answers at {self.url} (POLICYQA_CHROMA_URL): start one with "
-                        "`chroma run --path DIR --port PORT`, or unset the setting to keep the vectors "
-                        "in the store's directory.") from exc
-            elif d.client is None:
-                d.client = chromadb.PersistentClient(
-                    path=str(self.path / "chroma"),
-                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
-            d.collection = d.client.get_or_create_collection(
-                self.collection_name, embedding_function=_ChromaEmbedding(None, self.fingerprint.get("model", "")),
-                configuration={"hnsw": {"space": "cosine"}}, metadata={"schema": SCHEMA})
-        return d.collection
-
-    @property
-    def collection_name(self) -> str:
-        """"units" in the store's own directory; on a server, one per store directory."""
-        if not self.url:
-            return COLLECTION
-        return f"{COLLECTION}-{hashlib.sha256(str(self._dir.path).encode()).hexdigest()[:16]}"
+        return self._open(COLLECTION)
 
     def collection(self):
-        """The open collection, for inspection (tests). Every other use goes through `_use`."""
+        """The open units collection, for inspection (tests). Every other use goes through `_use`."""
         with self._chroma():
             return self._collection()
 
@@ -428,7 +642,7 @@ class Store:
 
     # ----------------------------------------------------------------- healing
     def _heal(self) -> None:
-        """Rebuild the vector collection from the active versions' texts and unit files (their
+        """Rebuild the units collection from the active versions' texts and unit places (their
         vectors re-embedded), so a store whose index a crash damaged loses no policy."""
         embedder = self._embedder() if self._embedder else None
         if embedder is None:
@@ -453,18 +667,17 @@ class Store:
                     self.path.name, len(catalog["policies"]), n, time.perf_counter() - t0)
 
     def _drop_collection(self) -> None:
-        """Delete Chroma's directory, or this store's collection on a server: nothing in it is
-        lost (the active versions are in texts/), and no Chroma code has to read a damaged
-        index to delete it."""
+        """Delete Chroma's directory, or the units collection on a server: nothing in it is lost
+        (the active versions' texts and places are kept apart), and no Chroma code has to read a
+        damaged index to delete it."""
         if self.url:
             from chromadb.errors import NotFoundError
 
             self._collection()  # the client
             try:
-                self._dir.client.delete_collection(self.collection_name)
+                self._dir.client.delete_collection(self._dir.collections.pop(COLLECTION).name)
             except NotFoundError:
                 pass
-            self._dir.collection = None
             return
         self._close_client()
         shutil.rmtree(self.path / "chroma", ignore_errors=True)
@@ -494,42 +707,33 @@ class Store:
         return done.returncode == 0
 
     def _stored_units(self, policy: str, version: str) -> list[Unit]:
-        """A version's units from its files. A store written before unit files existed has only
-        the text: then the text is segmented again (its headings inferred, not read from markup)."""
-        text = self._text_file(policy, version).read_text("utf-8")
-        try:
-            places = json.loads(self._units_file(policy, version).read_text("utf-8"))["units"]
-        except FileNotFoundError:
+        """A version's units from its stored text and places. A store written before unit files
+        existed has only the text: then the text is segmented again (its headings inferred, not
+        read from markup)."""
+        text, places = self._state.version(policy, version)
+        if places is None:
             from ingest.segment import segment
 
             log.warning("store %s: no unit file for %s@%s; segmenting its text again", self.path.name,
                         policy, version)
             units = segment(Document(policy=policy, text=text, source="", format="txt"))
-            self._write_units(policy, version, units)
-            catalog = self._catalog()
-            if catalog["policies"].get(policy, {}).get("version") == version:
-                catalog["policies"][policy]["units"] = len(units)
-                self._write_catalog(catalog)
+            self._state.put_text(policy, version, text, [_place(u) for u in units])
+            rec = self._state.records([policy]).get(policy)
+            if rec and rec["version"] == version:
+                self._state.flip({policy: {**rec, "units": len(units)}})
             return units
         return [_unit_from(policy, text, m) for m in places]
-
-    def _write_units(self, policy: str, version: str, units: list[Unit]) -> None:
-        places = [json.loads(_unit_meta(u, version)["unit"]) for u in units]
-        _write_atomic(self._units_file(policy, version),
-                      json.dumps({"units": places}, ensure_ascii=False, separators=(",", ":")))
 
     # ----------------------------------------------------------------- writing
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
         with self._chroma():
             self._drop_collection()
-            self._write_catalog({"schema": SCHEMA, "fingerprint": self.fingerprint, "policies": {}})
-            for f in (self.path / "texts").glob("*"):
-                f.unlink()
+            self._state.reset()
             self._rows, self._rows_key, self._snapshot = {}, None, ({}, {})
 
     def version_of(self, policy: str) -> str | None:
-        rec = self._catalog()["policies"].get(policy)
+        rec = self._state.records([policy]).get(policy)
         return rec["version"] if rec else None
 
     def cached_vectors(self, policy: str) -> dict[str, np.ndarray]:
@@ -543,17 +747,14 @@ class Store:
                     for m, e in zip(got["metadatas"], got["embeddings"])}
 
     def put_many(self, items: list["PolicyVersion"]) -> list[str]:
-        """Make each item the active version of its policy: its text and unit files and its rows
+        """Make each item the active version of its policy: its text and unit places and its rows
         are written first (in batches, whatever the policy's size), then the catalog flips them
         live together, then the previous versions' rows go. Returns their versions."""
         versions = [text_version(it.text) for it in items]
         with self._chroma():
-            texts = self.path / "texts"
-            texts.mkdir(parents=True, exist_ok=True)
             ids, vecs, metas = [], [], []
             for it, version in zip(items, versions):
-                _write_atomic(self._text_file(it.meta.policy, version), it.text)
-                self._write_units(it.meta.policy, version, it.units)
+                self._state.put_text(it.meta.policy, version, it.text, [_place(u) for u in it.units])
                 ids += [unit_id(u, version) for u in it.units]
                 vecs.append(it.vectors)
                 metas += [_unit_meta(u, version) for u in it.units]
@@ -565,61 +766,65 @@ class Store:
                 for s in range(0, len(ids), BATCH):
                     col.upsert(ids=ids[s:s + BATCH], embeddings=vecs[s:s + BATCH], metadatas=metas[s:s + BATCH])
             self._use(upsert)
-            catalog = self._catalog()
-            catalog["fingerprint"] = self.fingerprint
-            old = {}
-            for it, version in zip(items, versions):
-                policy = it.meta.policy
-                old[policy] = catalog["policies"].get(policy, {}).get("version")
-                catalog["policies"][policy] = {
-                    "meta": it.meta.to_dict(), "version": version, "units": len(it.units),
-                    "chars": len(it.text), "sections": [list(x) for x in it.sections], "path": it.path}
-            self._write_catalog(catalog)
-            for it, version in zip(items, versions):
-                previous = old[it.meta.policy]
-                if previous and previous != version:
-                    self._drop_version(it.meta.policy, previous)
+            old = self._state.records([it.meta.policy for it in items])
+            self._state.flip({it.meta.policy: {
+                "meta": it.meta.to_dict(), "version": version, "units": len(it.units), "chars": len(it.text),
+                "sections": [list(x) for x in it.sections], "path": it.path} for it, version in zip(items, versions)})
+            self._drop_replaced({pid: rec["version"] for pid, rec in old.items()})
         return versions
 
     def remove(self, policy: str) -> None:
         with self._chroma():
-            catalog = self._catalog()
-            rec = catalog["policies"].pop(policy, None)
+            rec = self._state.records([policy]).get(policy)
             if rec is None:
                 return
-            self._write_catalog(catalog)
-            self._drop_version(policy, rec["version"])
+            self._state.flip({policy: None})
+            self._drop_replaced({policy: rec["version"]})
+
+    def _drop_replaced(self, previous: dict[str, str]) -> None:
+        """Delete the rows and texts of the versions just replaced (or removed), unless the
+        catalog names one of them again: on a server, another writer may have flipped it back."""
+        now = self._state.records(list(previous))
+        for policy, version in previous.items():
+            if now.get(policy, {}).get("version") != version:
+                self._drop_version(policy, version)
 
     def _drop_version(self, policy: str, version: str) -> None:
         def drop(col):
             while ids := col.get(where=_where(policy, version), include=[], limit=BATCH)["ids"]:
                 col.delete(ids=ids)
-        self._use(drop)
-        self._text_file(policy, version).unlink(missing_ok=True)
-        self._units_file(policy, version).unlink(missing_ok=True)
+        self._use(drop)  # the rows first: rows without their text would never be found by `tidy`
+        self._state.drop_text(policy, version)
 
     def tidy(self) -> int:
-        """Delete what no active version names: the rows and files of an update or removal that
-        was killed half-way. Cheap when there is nothing to do (one count). Returns rows deleted."""
+        """Delete what no active version names: the rows and texts of an update or removal that
+        was killed half-way, or of a writer that lost to another on a server. On a server, what
+        was written less than TIDY_AFTER seconds ago is kept: it may be an update under way on
+        another machine. Cheap when there is nothing to do (a count and a listing of the texts).
+        Returns rows deleted."""
+        grace = TIDY_AFTER if self.url else 0.0
         with self._chroma():
-            catalog = self._catalog()
-            active = {(pid, rec["version"]) for pid, rec in catalog["policies"].items()}
-            keep = {p.name for pid, v in active for p in (self._text_file(pid, v), self._units_file(pid, v))}
-            for f in (self.path / "texts").glob("*"):
-                if f.name not in keep:
-                    f.unlink(missing_ok=True)
-            expected = sum(rec["units"] for rec in catalog["policies"].values())
-
             def orphans(col) -> int:
-                if col.count() <= expected:
+                catalog = self._catalog()
+                active = {(pid, rec["version"]) for pid, rec in catalog["policies"].items()}
+                if col.count() <= sum(rec["units"] for rec in catalog["policies"].values()) \
+                        and not self._state.strays(active):
                     return 0
-                stray = []
+                # the rows, then the texts, then the catalog: a version whose rows are seen here
+                # had its text written before them, and is named by the catalog read last if it
+                # went live meanwhile
+                rows = []
                 for s in range(0, col.count(), BATCH):
                     got = col.get(include=["metadatas"], limit=BATCH, offset=s)
-                    stray += [i for i, m in zip(got["ids"], got["metadatas"])
-                              if (m.get("policy"), m.get("version")) not in active]
+                    rows += [(i, (m.get("policy"), m.get("version"))) for i, m in zip(got["ids"], got["metadatas"])]
+                strays = self._state.strays(active)
+                live = {(pid, rec["version"]) for pid, rec in self._catalog()["policies"].items()}
+                keep = active | live | {v for v, written in strays.items() if time.time() - written < grace}
+                stray = [i for i, v in rows if v not in keep]
                 for s in range(0, len(stray), BATCH):
                     col.delete(ids=stray[s:s + BATCH])
+                for policy, version in set(strays) - keep:
+                    self._state.drop_text(policy, version)
                 return len(stray)
             n = self._use(orphans)
             if n:
@@ -672,28 +877,29 @@ class Store:
         except Exception as exc:  # noqa: BLE001 - a missing file, a damaged row: this policy only
             log.error("store %s: policy %s cannot be read: %s", self.path.name, policy, exc)
             self.unreadable[policy] = str(exc)
+            self._dir.checked = float("-inf")  # on a server, the catalog may have changed: look now
             raise PolicyUnreadable(f"The policy {policy!r} cannot be read from the store; ingest its file "
                                    "again to repair it.") from exc
         self.unreadable.pop(policy, None)
         return rows
 
     def _read_rows(self, pid: str, version: str) -> UnitRows:
-        text = self._text_file(pid, version).read_text("utf-8")
-        expected = self._units_file(pid, version)
+        text, places = self._state.version(pid, version)
 
         def read(col):
-            if not expected.exists() and self.version_of(pid) != version:  # an update replaced it since
-                raise UnknownPolicy(f"{pid}@{version} is no longer stored")
             got = _get_all(col, pid, version, ["embeddings", "metadatas"])
-            if expected.exists() and len(got["ids"]) != len(json.loads(expected.read_text("utf-8"))["units"]):
-                raise _Damaged(f"{pid}@{version}: Chroma holds {len(got['ids'])} of its rows")
+            if places is None or len(got["ids"]) != len(places):
+                if self.version_of(pid) != version:  # an update replaced it since its text was read
+                    raise UnknownPolicy(f"{pid}@{version} is no longer stored")
+                if places is not None:
+                    raise _Damaged(f"{pid}@{version}: Chroma holds {len(got['ids'])} of its rows")
             return got
         got = self._use(read)
         items = sorted(((i, json.loads(m["unit"]), e) for i, m, e in
                         zip(got["ids"], got["metadatas"], got["embeddings"])), key=lambda r: r[1]["order"])
         units = [_unit_from(pid, text, m) for _, m, _ in items]
-        if not expected.exists():  # a store from before unit files: write it now, while it can be read
-            self._write_units(pid, version, units)
+        if places is None:  # a store from before unit files: write them now, while it can be read
+            self._state.put_text(pid, version, text, [_place(u) for u in units])
         return UnitRows(pid, units, [i for i, *_ in items],
                         np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
 
@@ -709,6 +915,14 @@ def _checked_url(url: str) -> str:
     if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
         raise ChromaUnreachable(f"POLICYQA_CHROMA_URL must look like http://HOST:PORT, not {url!r}.")
     return url.rstrip("/")
+
+
+def _checked_name(name: str) -> str:
+    """A store's name on a server, which names its collections: what Chroma allows in them."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}[A-Za-z0-9]", name or "") or ".." in name:
+        raise ChromaUnreachable(f"POLICYQA_CHROMA_COLLECTION must be 2 to 202 letters, digits, '.', '_' or '-', "
+                                f"starting and ending with a letter or digit, not {name!r}.")
+    return name
 
 
 def _where(policy: str, version: str) -> dict:
@@ -730,11 +944,15 @@ def _get_all(col, policy: str, version: str, include: list[str]) -> dict:
         offset += BATCH
 
 
+def _place(u: Unit) -> dict:
+    """Where a unit is in its version's text, and what its vector was made from."""
+    return {"order": u.order, "start": u.start, "end": u.end, "section": list(u.section),
+            "kind": u.kind, "page": u.page, "chash": context_hash(u)}
+
+
 def _unit_meta(u: Unit, version: str) -> dict:
     """Chroma metadata: the two keys queries filter on, and the rest packed in one JSON key."""
-    unit = {"order": u.order, "start": u.start, "end": u.end, "section": list(u.section),
-            "kind": u.kind, "page": u.page, "chash": context_hash(u)}
-    return {"policy": u.policy, "version": version, "unit": json.dumps(unit, ensure_ascii=False)}
+    return {"policy": u.policy, "version": version, "unit": json.dumps(_place(u), ensure_ascii=False)}
 
 
 def _unit_from(policy: str, text: str, m: dict) -> Unit:

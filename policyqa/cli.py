@@ -56,10 +56,10 @@ def ingest(paths, store, as_json, rebuild):
     not a policy (hidden, README, other types, links out of it) is listed as skipped. Exits 1
     if any file failed.
     """
-    from ingest.pipeline import ingest_paths, open_store, progress_bar
+    from ingest.pipeline import ingest_paths, progress_bar, store_from_settings
 
     s = get_settings()
-    st = open_store(_store_path(store), s.model, s.backend, lock_timeout=s.store_lock_timeout, chroma_url=s.chroma_url)
+    st = store_from_settings(s, _store_path(store))
     if rebuild:
         st.reset()
     report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
@@ -161,9 +161,10 @@ def _assistant(store: Path | None):
 
     s = get_settings()
     path = _store_path(store)
-    if not (path / "catalog.json").exists():
-        _fail(f"no store at {path}: ingest policies first, e.g. policyqa ingest corpus --store {path}")
-    return assistant_for(str(path), s.model, s.backend)
+    assistant = assistant_for(str(path), s.model, s.backend)
+    if not assistant.store.exists():
+        _fail(f"no store at {assistant.store.where}: ingest policies first, e.g. policyqa ingest corpus --store {path}")
+    return assistant
 
 
 @cli.command()

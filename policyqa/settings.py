@@ -82,8 +82,12 @@ class Settings(BaseSettings):
         "Policies a question across all policies is ranked against, beyond those it names: the policies of the "
         "clauses nearest to it in Chroma's index over every clause. With no more policies than this, all of them."))
     chroma_url: str = Field(default="", description=(
-        "A Chroma server (`chroma run`) as http://HOST:PORT: the vectors of every process using the store live "
-        "there. Empty: in the store's own directory (one machine, no server to start)."))
+        "A Chroma server (`chroma run`) as http://HOST:PORT: the whole store (vectors, catalog, texts) of every "
+        "process using it lives there, on any machine. Empty: in the store's own directory (one machine, no "
+        "server to start)."))
+    chroma_collection: str = Field(default="policyqa", description=(
+        "With CHROMA_URL, the store's name on the server: its collections are NAME-units, NAME-catalog and "
+        "NAME-texts. Every process and machine serving one store uses the same name."))
     store_lock_timeout: float = Field(default=60.0, description=(
         "Seconds a process waits for another one using the store (an ingest, a server reloading "
         "what changed) before giving up with a 'store busy' error."))

@@ -84,10 +84,9 @@ class Assistant:
         unless one is given), the embedding model, the LLM writer `settings.llm` names (unless
         one is given), the question length limit."""
         if store is None:
-            from ingest.pipeline import open_store
+            from ingest.pipeline import store_from_settings
 
-            store = open_store(settings.store, settings.model, settings.backend,
-                               lock_timeout=settings.store_lock_timeout, chroma_url=settings.chroma_url)
+            store = store_from_settings(settings)
         if writer is None and settings.llm:
             try:
                 from qa.llm import writer_from_settings

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ingest.errors import PolicyQAError
 from ingest.loaders import FORMATS
-from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, open_store
+from ingest.pipeline import IngestReport, ingest_paths, is_skipped_name, store_from_settings
 from ingest.store import Store
 from policyqa.settings import Settings, ingest_limits
 from qa.errors import UnknownPolicy
@@ -60,8 +60,7 @@ def _progress(label: str):
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
     ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
-    store = open_store(settings.store, settings.model, settings.backend, lock_timeout=settings.store_lock_timeout,
-                       chroma_url=settings.chroma_url)
+    store = store_from_settings(settings)
     stale = store.stale_reason()
     if store.exists() and not stale:
         log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
