@@ -222,6 +222,16 @@ def _write_atomic(path: Path, data: str, sync: bool = False) -> None:
     os.replace(tmp, path)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _empty_catalog(fingerprint: dict) -> dict:
     return {"schema": SCHEMA, "fingerprint": fingerprint, "policies": {}}
 
@@ -307,6 +317,17 @@ class _FileCatalog:
             if (pid, version) not in active:
                 out[(pid, version)] = f.stat().st_mtime
         return out
+
+    def drop_temporaries(self) -> int:
+        """Delete the temporary files (`_write_atomic`'s) of writers that died mid-write: those
+        whose process no longer runs. A live process's file may be a write under way."""
+        dropped = 0
+        for f in self.texts.glob(".*.tmp"):
+            pid = f.name.split(".")[-3]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                f.unlink(missing_ok=True)
+                dropped += 1
+        return dropped
 
     def _file(self, policy: str, version: str, suffix: str) -> Path:
         return self.texts / f"{policy}@{version}{suffix}"
@@ -827,6 +848,8 @@ class Store:
                     self._state.drop_text(policy, version)
                 return len(stray)
             n = self._use(orphans)
+            if isinstance(self._state, _FileCatalog):
+                self._state.drop_temporaries()
             if n:
                 log.warning("store %s: deleted %d rows left by an interrupted update", self.path.name, n)
             return n

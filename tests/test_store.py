@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -185,11 +186,20 @@ def test_tidy_deletes_what_a_killed_update_left(tmp_path, embedder):
     col = store.collection()
     col.upsert(ids=[i.replace("@", "@dead") for i in rows.ids], embeddings=rows.vectors,
                metadatas=[{"policy": "figure-gen", "version": "deadbeef", "unit": "{}"}] * len(rows.ids))
-    (tmp_path / "store" / "texts" / "figure-gen@deadbeef.txt").write_text("half")
+    texts = tmp_path / "store" / "texts"
+    (texts / "figure-gen@deadbeef.txt").write_text("half")
+    # the temporary files of a write killed mid-way (its process is gone) and of one under way
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    killed = texts / f".figure-gen@cafe.txt.{dead}.1.tmp"
+    under_way = texts / f".figure-gen@f00d.txt.{os.getpid()}.1.tmp"
+    killed.write_text("half")
+    under_way.write_text("half")
     assert store.collection().count() == n + len(rows.ids)
     assert store.tidy() == len(rows.ids)
     assert store.collection().count() == n
-    assert not (tmp_path / "store" / "texts" / "figure-gen@deadbeef.txt").exists()
+    assert not (texts / "figure-gen@deadbeef.txt").exists()
+    assert not killed.exists() and under_way.exists()
 
 
 def test_a_store_from_before_unit_files_gets_them(tmp_path, embedder):
