@@ -62,6 +62,12 @@ def policyqa_model_dir() -> Path:
     return path
 
 
+def model_name(model: str) -> str:
+    """The model as embedders name themselves: a folder-backed model with its weights' digest
+    ("policyqa-minilm@3f2a..."), so a store built with other weights is seen to differ."""
+    return f"{model}@{weights_digest(policyqa_model_dir())}" if model == "policyqa-minilm" else model
+
+
 def weights_digest(model_dir: Path) -> str:
     """First 12 hex digits of the sha256 of the folder's model.safetensors."""
     return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()[:12]

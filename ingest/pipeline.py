@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.embedding import Embedder, get_embedder, runtime_name
+from ingest.embedding import Embedder, get_embedder, model_name, runtime_name
 from ingest.errors import IngestError, StoreBusy, StoreMismatch
 from ingest.loaders import FORMATS
 from ingest.metadata import MANIFEST, load_manifest, policy_meta
@@ -39,7 +39,7 @@ class IngestReport:
 
 
 def fingerprint(model: str, backend: str) -> dict:
-    return {"model": runtime_name(model, backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
+    return {"model": runtime_name(model_name(model), backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
 def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0, chroma_url: str = "",

@@ -79,3 +79,20 @@ def test_a_finetuned_folder_named_by_the_setting_is_loaded(backend, finetuned_fo
     vecs = emb.embed_passages(passages)
     scores = vecs @ emb.embed_query("How long is user data retained?")
     assert int(np.argmax(scores)) == 0, scores
+
+
+def test_a_store_built_with_other_weights_is_seen_to_differ(finetuned_folder, tmp_path, monkeypatch):
+    """The store records the folder's weights digest, as the embedder names itself: a store
+    embedded by other weights of the same model name is refused, not mixed."""
+    import shutil
+
+    from ingest.pipeline import fingerprint, open_store
+
+    monkeypatch.setenv("POLICYQA_MODEL_DIR", str(finetuned_folder))
+    assert fingerprint("policyqa-minilm", "onnx-int8")["model"] == get_embedder("policyqa-minilm", "onnx-int8").name
+    store = open_store(tmp_path / "store", "policyqa-minilm", "torch")
+    store.put_many([])  # an empty store still records how it was built
+    retrained = shutil.copytree(finetuned_folder, tmp_path / "retrained")
+    (retrained / "model.safetensors").write_bytes((retrained / "model.safetensors").read_bytes() + b" ")
+    monkeypatch.setenv("POLICYQA_MODEL_DIR", str(retrained))
+    assert "policyqa-minilm@" in open_store(tmp_path / "store", "policyqa-minilm", "torch").stale_reason()
