@@ -187,7 +187,10 @@ def build(split: str = "dev", bench_path: Path = BENCH, model: str = "all-MiniLM
     """`featurise`, cached on disk until the code that computes features changes."""
     import pickle
 
-    key = hashlib.sha256("\x00".join([split, str(bench_path), model, backend, feature_code()] + [
+    from ingest.embedding import model_name
+
+    # the model's name with its weights' digest: a retrained folder is not another's cache hit
+    key = hashlib.sha256("\x00".join([split, str(bench_path), model_name(model), backend, feature_code()] + [
         (ROOT / f).read_text() for f in SOURCES]).encode()).hexdigest()[:20]
     f = CACHE / f"split-{key}.pkl"
     if f.exists():  # the indexes hold a stemmer (not picklable): stored as their inputs
