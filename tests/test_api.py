@@ -318,3 +318,20 @@ def test_uploads_are_off_without_a_token(store_path):
     with pytest.raises(UploadError, match="Uploads are off") as exc:
         svc.add_policy("acme.txt", b"We keep data.", "anything")
     assert exc.value.status == 403
+
+
+def test_an_upload_left_out_by_a_killed_start_is_ingested_at_the_next(tmp_path):
+    """A cold start ingests the corpus, then the uploads: a start killed in between leaves a
+    store that the next start finds warm; the upload is ingested all the same."""
+    from ingest.pipeline import ingest_paths
+    from web.service import prepare_store, uploads_dir
+
+    settings = settings_for(tmp_path / "store")
+    store = prepare_store(settings)  # the first start: the bundled corpus
+    uploads = uploads_dir(settings)
+    uploads.mkdir()
+    (uploads / "acme.txt").write_text("Acme Privacy Policy\n\n1. Retention\n\nWe keep your images for 9 days.\n", "utf-8")
+    assert "acme" not in store.policies()  # as a start killed before the uploads leaves it
+    store = prepare_store(settings)
+    assert "acme" in store.policies() and "9 days" in store.text("acme")
+    assert ingest_paths([uploads], store).unchanged == ["acme"]  # and the next start re-embeds nothing

@@ -59,30 +59,33 @@ def _progress(label: str):
 
 def prepare_store(settings: Settings) -> Store:
     """Open the store; on a cold start (no store, or one built with another model or segmenter)
-    ingest the bundled corpus and any uploaded policies first. A warm start ingests nothing."""
+    ingest the bundled corpus first. Uploaded policies are ingested at every start: a start
+    killed between the corpus and the uploads would otherwise leave them out for good (the next
+    start is warm); an unchanged upload costs a read."""
     store = store_from_settings(settings)
     stale = store.stale_reason()
-    if store.exists() and not stale:
-        log.info("store %s is ready: %d policies (warm start, nothing to ingest)",
-                 settings.store, len(store.policies()))
-        return store
+    t0 = time.perf_counter()
     if stale:
         log.warning("store %s was built differently (%s): rebuilding it", settings.store, stale)
         store.reset()
-    t0 = time.perf_counter()
-    log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
-    report = ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
-                          progress=_progress("ingesting"), limits=ingest_limits(settings))
+    failed = []
+    if store.exists() and not stale:
+        log.info("store %s is ready: %d policies (warm start)", settings.store, len(store.policies()))
+    else:
+        log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
+        failed += ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
+                               progress=_progress("ingesting"), limits=ingest_limits(settings)).failed
     uploads = uploads_dir(settings)
     if uploads.is_dir() and any(uploads.iterdir()):
         up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
                           progress=_progress("ingesting upload"), limits=ingest_limits(settings))
-        report.failed += up.failed
-        report.units = up.units
-    for f in report.failed:
+        failed += up.failed
+        if up.added or up.updated:
+            log.info("uploads: %d added, %d updated", len(up.added), len(up.updated))
+    for f in failed:
         log.error("could not ingest %s", f["error"])
-    log.info("cold start: %d policies, %d units in %.1f s", len(store.policies()), report.units,
-             time.perf_counter() - t0)
+    log.info("%d policies, %d units ready in %.1f s", len(store.policies()),
+             sum(r.units for r in store.policies().values()), time.perf_counter() - t0)
     return store
 
 
