@@ -56,8 +56,11 @@ class FileReader:
         if self._proc is None or self._proc.poll() is not None:
             root = str(Path(__file__).resolve().parent.parent)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-            self._proc = subprocess.Popen([sys.executable, "-m", "ingest.worker", str(self.limits.memory_mb)],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
+            # the caller's working directory, so that relative paths mean what they meant to the
+            # caller; -P keeps that directory off the import path (a folder there named `ingest`
+            # must not be imported in place of ours)
+            self._proc = subprocess.Popen([sys.executable, "-P", "-m", "ingest.worker", str(self.limits.memory_mb)],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         return self._proc
 
     def read(self, path: Path) -> tuple[Document, list[Unit]]:

@@ -179,3 +179,19 @@ def test_store_errors_are_one_line(tmp_path, store_dir):
         holder.wait()
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("Error: Another process has been using the store for over 0.5 s")
+
+
+def test_ingest_reads_paths_relative_to_where_it_is_run(tmp_path):
+    """As the scoreboards run it: `policyqa ingest policies --store store` from the folder that
+    holds them (the file reader once ran in the project's folder and found none of them). A
+    folder there named like one of our packages is not imported."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "acme.md").write_text("# Acme privacy policy\n\nWe never sell your data.\n")
+    (tmp_path / "ingest").mkdir()
+    (tmp_path / "ingest" / "__init__.py").write_text("raise SystemExit('the wrong ingest package')\n")
+    policyqa = os.path.join(os.path.dirname(sys.executable), "policyqa")
+    done = subprocess.run([policyqa, "ingest", "policies", "--store", "store", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["added"] == ["acme"]
+    assert (tmp_path / "store" / "catalog.json").exists()
