@@ -1,0 +1,111 @@
+"""What each hand-written rule of the ranker still adds, measured on every question set in one run.
+
+The rules (qa.rank.adjust): a signpost (heading, lead-in, question-shaped sentence) needs twice
+the score to come first (SIGNPOST_WEIGHT); a question naming something the policy never names
+("China") has every score cut to a tenth (missing_names); so has a question about a practice or
+kind of data the policy has no word for (missing_topics, qa.rank.TOPICS). Each variant turns one
+rule off and answers every set in this process, scored as ../shared/bench/score_seeds.py scores
+(its own `quotes_evidence`): hit@1 and hit@3 of the first citations, flag (answerable as
+labelled), and the share of silent questions refused.
+
+Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.jsonl and
+multilingual.jsonl (the bundled policies; the rules were written against these) and the
+natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
+
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics] [--sets ...]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # after ROOT: benchmarks/ingest.py is not the package
+from ingest.pipeline import ingest_paths, open_store  # noqa: E402
+from qa import rank  # noqa: E402
+from qa.service import Assistant  # noqa: E402
+from relevance import SETS as CLI_SETS  # noqa: E402  (after ours: it puts benchmarks/ first)
+from relevance import SHARED  # noqa: E402
+
+SETS = {**CLI_SETS,
+        "abstention": (ROOT / "benchmarks" / "abstention.jsonl", ROOT / "corpus"),
+        "multilingual": (ROOT / "benchmarks" / "multilingual.jsonl", ROOT / "corpus")}
+ORDER = ["dev", "seed1", "seed2", "abstention", "multilingual", "natural"]
+
+
+def score_seeds():
+    spec = importlib.util.spec_from_file_location("score_seeds", SHARED / "bench" / "score_seeds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@contextmanager
+def variant(name: str):
+    """The ranker with one rule turned off ("all": as shipped)."""
+    saved = rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics
+    if name == "no-signpost":
+        rank.SIGNPOST_WEIGHT = 1.0
+    elif name == "no-names":
+        rank.missing_names = lambda pidx, question: []
+    elif name == "no-topics":
+        rank.missing_topics = lambda pidx, question: []
+    elif name != "all":
+        raise SystemExit(f"unknown variant {name!r}")
+    try:
+        yield
+    finally:
+        rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics = saved
+
+
+def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence) -> dict:
+    hit1 = hit3 = scoped = flag = silent = refused = 0
+    for q in rows:
+        ans = assistant.answer(q["question"], q.get("policy"))
+        expected = q.get("answerable", True)
+        flag += bool(ans.answerable) == expected
+        if not expected:
+            silent += 1
+            refused += not ans.answerable
+        elif q.get("policy") and q.get("evidence"):
+            scoped += 1
+            top = [c.quote for c in ans.citations[:3]]
+            hit3 += any(quotes_evidence(t, q["evidence"]) for t in top)
+            hit1 += bool(top) and quotes_evidence(top[0], q["evidence"])
+    ratio = lambda a, b: f"{a / b:.3f}" if b else "-"  # noqa: E731
+    return {"hit@1": ratio(hit1, scoped), "hit@3": ratio(hit3, scoped), "flag": ratio(flag, len(rows)),
+            "silent refused": ratio(refused, silent)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default="all,no-signpost,no-names,no-topics")
+    ap.add_argument("--sets", default=",".join(ORDER))
+    args = ap.parse_args()
+    quotes_evidence = score_seeds().quotes_evidence
+    stores = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        print("| set | rule off | hit@1 | hit@3 | flag | silent refused |\n|---|---|---|---|---|---|")
+        for name in args.sets.split(","):
+            path, corpus = SETS[name]
+            if corpus not in stores:
+                stores[corpus] = open_store(Path(tmp) / f"store-{len(stores)}", "all-MiniLM-L6-v2", "onnx-int8")
+                ingest_paths([corpus], stores[corpus])
+            rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+            for v in args.variants.split(","):
+                with variant(v):
+                    m = evaluate(Assistant(stores[corpus]), rows, quotes_evidence)
+                label = "none (as shipped)" if v == "all" else v.removeprefix("no-")
+                print(f"| {name} ({len(rows)} q) | {label} | " + " | ".join(m.values()) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
