@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -69,8 +70,16 @@ def model_name(model: str) -> str:
 
 
 def weights_digest(model_dir: Path) -> str:
-    """First 12 hex digits of the sha256 of the folder's model.safetensors."""
-    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()[:12]
+    """First 12 hex digits of the sha256 of the folder's model.safetensors (hashed once per
+    version of the file: the store's fingerprint and the embedder both ask)."""
+    f = Path(model_dir).resolve() / "model.safetensors"
+    st = f.stat()
+    return _digest(f, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _digest(f: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(f.read_bytes()).hexdigest()[:12]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

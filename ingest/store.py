@@ -318,16 +318,13 @@ class _FileCatalog:
                 out[(pid, version)] = f.stat().st_mtime
         return out
 
-    def drop_temporaries(self) -> int:
+    def drop_temporaries(self) -> None:
         """Delete the temporary files (`_write_atomic`'s) of writers that died mid-write: those
         whose process no longer runs. A live process's file may be a write under way."""
-        dropped = 0
         for f in self.texts.glob(".*.tmp"):
             pid = f.name.split(".")[-3]
             if pid.isdigit() and not _process_alive(int(pid)):
                 f.unlink(missing_ok=True)
-                dropped += 1
-        return dropped
 
     def _file(self, policy: str, version: str, suffix: str) -> Path:
         return self.texts / f"{policy}@{version}{suffix}"
@@ -421,6 +418,9 @@ class _ServerCatalog:
 
     def drop_text(self, policy: str, version: str) -> None:
         self.open("texts").delete(ids=[f"{policy}@{version}"])
+
+    def drop_temporaries(self) -> None:
+        """Nothing to do: every write to the server is one upsert, which leaves no part behind."""
 
     def strays(self, active: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
         """The stored versions `active` does not name, with when each was written: their ids
@@ -848,8 +848,7 @@ class Store:
                     self._state.drop_text(policy, version)
                 return len(stray)
             n = self._use(orphans)
-            if isinstance(self._state, _FileCatalog):
-                self._state.drop_temporaries()
+            self._state.drop_temporaries()
             if n:
                 log.warning("store %s: deleted %d rows left by an interrupted update", self.path.name, n)
             return n

@@ -64,17 +64,18 @@ def prepare_store(settings: Settings) -> Store:
     start is warm); an unchanged upload costs a read."""
     store = store_from_settings(settings)
     stale = store.stale_reason()
+    cold = bool(stale) or not store.exists()
     t0 = time.perf_counter()
     if stale:
         log.warning("store %s was built differently (%s): rebuilding it", settings.store, stale)
         store.reset()
     failed = []
-    if store.exists() and not stale:
-        log.info("store %s is ready: %d policies (warm start)", settings.store, len(store.policies()))
-    else:
+    if cold:
         log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
         failed += ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
                                progress=_progress("ingesting"), limits=ingest_limits(settings)).failed
+    else:
+        log.info("store %s is ready: %d policies (warm start)", settings.store, len(store.policies()))
     uploads = uploads_dir(settings)
     if uploads.is_dir() and any(uploads.iterdir()):
         up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
