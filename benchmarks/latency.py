@@ -4,9 +4,17 @@ Both serve the 20 PolicyQA dev policies and answer the same questions scoped to 
 this process, after a warm-up:
   naive      langchain-chroma similarity_search(k=10, filter=policy) with HuggingFaceEmbeddings
              (all-MiniLM-L6-v2, torch): the tutorial RAG retriever
+  naive + reranker
+             what a user adding a reranker to the naive pipeline gets: ContextualCompressionRetriever
+             over the same retriever at k=20, its chunks re-scored by CrossEncoderReranker (top 5)
+             with policyqa's own cross-encoder (qa.rerank, int8 ONNX; 256 tokens, as the chunks are
+             longer than clauses)
   policyqa   Assistant.answer(): query embedding, dense + BM25, the ranker, the composed, cited
-             answer
-Then the seed questions across the five bundled policies (`corpus/`).
+             answer (as shipped: the first stage alone)
+  policyqa + reranker
+             the same with the reranker over each policy's best clauses (POLICYQA_RERANK=1)
+Then the seed questions across the five bundled policies (`corpus/`), without and with the
+reranker.
 
     python benchmarks/latency.py [--questions 400]
 """
@@ -58,6 +66,37 @@ def naive(store):
     return lambda q: store.similarity_search(q.question, k=10, filter={"policy": q.pid})
 
 
+def naive_reranked(store):
+    """The naive retriever at k=20 behind LangChain's cross-encoder reranking compressor."""
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    from langchain_core.cross_encoders import BaseCrossEncoder
+
+    from qa.rerank import Reranker
+
+    class PolicyqaCrossEncoder(BaseCrossEncoder):
+        def __init__(self):
+            self.model = Reranker()
+            self.model.tokenizer.enable_truncation(256, strategy="only_second")
+
+        def score(self, text_pairs):
+            by_question: dict[str, list[int]] = {}
+            for i, (q, _) in enumerate(text_pairs):
+                by_question.setdefault(q, []).append(i)
+            out = [0.0] * len(text_pairs)
+            for q, idx in by_question.items():
+                for i, z in zip(idx, self.model.logits(q, [text_pairs[i][1] for i in idx])):
+                    out[i] = float(z)
+            return out
+
+    compressor = CrossEncoderReranker(model=PolicyqaCrossEncoder(), top_n=5)
+
+    def ask(q):
+        base = store.as_retriever(search_kwargs={"k": 20, "filter": {"policy": q.pid}})
+        return ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base).invoke(q.question)
+    return ask
+
+
 def assistant(folder: Path, tmp: Path):
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
@@ -66,6 +105,13 @@ def assistant(folder: Path, tmp: Path):
     if not store.policies():
         ingest_paths([folder], store)
     return Assistant(store)
+
+
+def replace(assistant, reranker):
+    """Another Assistant over the same store and embedder, with the reranker on (True) or off."""
+    from qa.service import Assistant
+
+    return Assistant(assistant.store, assistant.embedder, reranker=reranker)
 
 
 def seed_questions() -> list[str]:
@@ -97,13 +143,18 @@ def main() -> None:
         store = naive_store(policies)
         folder = write_policies(policies, tmp / "policies")
         ours = assistant(folder, tmp)
+        rr = replace(ours, True)
         rows = {"naive LangChain retriever": timed(naive(store), questions),
-                "policyqa": timed(lambda q: ours.answer(q.question, q.pid), questions)}
+                "naive + reranker (LangChain, k=20)": timed(naive_reranked(store), questions),
+                "policyqa": timed(lambda q: ours.answer(q.question, q.pid), questions),
+                "policyqa + reranker": timed(lambda q: rr.answer(q.question, q.pid), questions)}
         table(f"{len(questions)} PolicyQA dev questions, each scoped to its policy, warm, in process", rows,
               "naive LangChain retriever")
         seeds = seed_questions()
         corpus = assistant(ROOT / "corpus", tmp)
-        rows = {"policyqa": timed(lambda q: corpus.answer(q), seeds)}
+        rr = replace(corpus, True)
+        rows = {"policyqa": timed(lambda q: corpus.answer(q), seeds),
+                "policyqa + reranker": timed(lambda q: rr.answer(q), seeds)}
         table(f"{len(seeds)} seed questions across the five bundled policies, warm, in process", rows, "policyqa")
 
 

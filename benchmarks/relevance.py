@@ -4,12 +4,14 @@ ranker policyqa shipped before OPP-115 ("before") and the one it ships, in one r
   before     the ranker of 58e7bdb, trained on the PolicyQA dev split, which holds the five
              policies of the natural set: its figures there are on policies it was trained on
   policyqa   the ranker trained on 65 OPP-115 policies outside that split (qa/models/ranker.json)
+  reranker   that ranker's best clauses re-scored by the reranker (qa/models/reranker, trained on
+             the same 65): POLICYQA_RERANK=1, not the default
 
 Sets: the seed dev set (../shared/eval/dev.jsonl on ../shared/seeds), benchmarks/seed_questions.jsonl
 and seed_questions2.jsonl (on corpus/), and the natural-question set
 (benchmarks/natural_questions.jsonl on five PolicyQA dev policies, written before training).
 
-    python benchmarks/relevance.py [--configs before,policyqa] [--sets dev,seed1,seed2,natural]
+    python benchmarks/relevance.py [--configs before,policyqa,reranker] [--sets dev,seed1,seed2,natural]
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ SETS = {
 def configs(tmp: Path) -> dict[str, dict]:
     old = tmp / "ranker-today.json"
     old.write_text(json.dumps(today_ranker()))
-    return {"before": {"POLICYQA_RANKER": str(old)}, "policyqa": {}}
+    return {"before": {"POLICYQA_RANKER": str(old)}, "policyqa": {}, "reranker": {"POLICYQA_RERANK": "1"}}
 
 
 def score(question_set: Path, corpus: Path, env: dict) -> str:
@@ -54,10 +56,11 @@ def score(question_set: Path, corpus: Path, env: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default="before,policyqa")
+    ap.add_argument("--configs", default="before,policyqa,reranker")
     ap.add_argument("--sets", default=",".join(SETS))
     args = ap.parse_args()
-    names = {"before": f"before ({TODAY}'s ranker)", "policyqa": "policyqa"}
+    names = {"before": f"before ({TODAY}'s ranker)", "policyqa": "policyqa",
+             "reranker": "policyqa, reranker on (POLICYQA_RERANK=1)"}
     with tempfile.TemporaryDirectory() as tmp:
         envs = configs(Path(tmp))
         print("| set | system | figures |\n|---|---|---|")

@@ -12,7 +12,9 @@ Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.
 multilingual.jsonl (the bundled policies; the rules were written against these) and the
 natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics] [--sets ...]
+The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar).
+
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,reranker] [--sets ...]
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def variant(name: str):
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
-    elif name != "all":
+    elif name not in ("all", "reranker"):  # reranker: see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
@@ -102,8 +104,8 @@ def main() -> None:
             rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
             for v in args.variants.split(","):
                 with variant(v):
-                    m = evaluate(Assistant(stores[corpus]), rows, quotes_evidence)
-                label = "none (as shipped)" if v == "all" else v.removeprefix("no-")
+                    m = evaluate(Assistant(stores[corpus], reranker=v == "reranker"), rows, quotes_evidence)
+                label = {"all": "none (as shipped)", "reranker": "none, reranker on"}.get(v, v.removeprefix("no-"))
                 print(f"| {name} ({len(rows)} q) | {label} | " + " | ".join(m.values()) + " |", flush=True)
 
 

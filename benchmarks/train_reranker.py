@@ -126,12 +126,12 @@ def cases(stage1: Path):
 
     from ingest.embedding import get_embedder
     from qa import rank
-    from reranker import passages
+    from qa.rerank import passages
 
     split = build("opp115")
     model = rank.load_model(stage1)
     adapter = rank.adapter_of(model)
-    policies, bench_questions, silent, spans = opp115.training_set("train")
+    policies, bench_questions, silent, spans = opp115.training_set("train", natural="gaps")  # as build("opp115")
     assert [p.pid for p in policies] == split.pids
     qtypes = opp115.question_types(natural=True)
     offsets = [locate_units(p.text, idx.units) for p, idx in zip(policies, split.indexes)]
@@ -168,7 +168,8 @@ def candidates(split, case: Case, k: int) -> list[int]:
 GROUP = 8  # passages per question in a training group
 
 
-def groups(split, texts, answerable, silent, rng: random.Random) -> list[tuple[str, list[str], list[float]]]:
+def groups(split, texts, answerable, silent, rng: random.Random, hard: int = GROUP - 1
+           ) -> list[tuple[str, list[str], list[float]]]:
     """Training groups of GROUP passages for one question: an answerable question's group is one
     of its answering units and GROUP-1 others (the first stage's top 20 that do not answer, and a
     random unit of the policy); a silent question's group, the first stage's best GROUP that
@@ -182,8 +183,11 @@ def groups(split, texts, answerable, silent, rng: random.Random) -> list[tuple[s
             neg.append(other)
         if not pos or len(neg) < GROUP - 1:
             continue
+        easy = [i for i in range(len(texts[c.policy])) if not c.answers[i] and not c.unclear[i]
+                and i not in neg]
         for p in rng.sample(pos, min(2, len(pos))):  # a question with many answers: two groups
-            pick = [p] + rng.sample(neg, GROUP - 1)
+            n_easy = min(GROUP - 1 - hard, len(easy))
+            pick = [p] + rng.sample(neg, GROUP - 1 - n_easy) + rng.sample(easy, n_easy)
             out.append((c.question, [texts[c.policy][i] for i in pick], [1.0] + [0.0] * (GROUP - 1)))
     for c in silent:
         neg = [i for i in candidates(split, c, K_TRAIN) if not c.unclear[i]][:GROUP]
@@ -198,7 +202,7 @@ class CrossEncoder:  # a torch.nn.Module, defined in cross_encoder() so torch lo
     pass
 
 
-def cross_encoder(layers: int):
+def cross_encoder(layers: int, head: str = "pair"):
     """The first `layers` layers of the bundled MiniLM reading "[CLS] question [SEP] passage
     [SEP]", and a head over the mean of the question's token states (u) and of the passage's
     (v): a linear map of [u, v, u*v, |u-v|] (u and v unit length). The head starts as the
@@ -226,9 +230,15 @@ def cross_encoder(layers: int):
                 self.head.weight[0, 2 * dim:3 * dim] = 10.0  # 10 * cos(u, v) ...
                 self.head.bias.fill_(-5.5)  # ... - 5.5: odds of 1 in 8 at cosine 0.35
 
+            if head == "cls":
+                self.head = torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.Tanh(),
+                                                torch.nn.Linear(dim, 1))
+
         def forward(self, input_ids, attention_mask, token_type_ids):
             h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                           token_type_ids=token_type_ids).last_hidden_state
+            if head == "cls":
+                return self.head(h[:, 0])
             m = attention_mask.unsqueeze(-1).to(h.dtype)
             is_q = (token_type_ids == 0).unsqueeze(-1).to(h.dtype)
             u = (h * m * is_q).sum(1) / (m * is_q).sum(1).clamp(min=1.0)
@@ -392,7 +402,7 @@ def choose_bar(best_pos: np.ndarray, best_neg: np.ndarray) -> dict:
     """The probability bar that maximises balanced accuracy (answered of answerable + refused of
     silent) on the validation policies, and the trade-off around it. Inputs: best calibrated
     logits of answerable and silent cases."""
-    from reranker import sigmoid
+    from qa.rerank import sigmoid
 
     pp, pn = sigmoid(best_pos), sigmoid(best_neg)
     grid = np.round(np.arange(0.02, 0.96, 0.01), 2)
@@ -430,10 +440,35 @@ def export(model, out: Path, layers: int, extra: dict) -> Path:
     return out
 
 
+def evaluate_exported(args, split, texts, va_a, va_s, log) -> int:
+    """Validation figures of an exported (int8 ONNX) reranker for several k, and the bar table."""
+    from qa.rerank import Reranker
+
+    model, memo = Reranker(args.evaluate), {}
+
+    def score(q: str, ts: list[str]) -> np.ndarray:  # each pair scored once across the k values
+        todo = [t for t in ts if (q, t) not in memo]
+        memo.update(zip(((q, t) for t in todo), model.logits(q, todo)))
+        return np.array([memo[q, t] for t in ts], dtype=np.float32)
+
+    for k in sorted(int(v) for v in args.sweep.split(","))[::-1]:
+        res = validate(split, texts, va_a, va_s, score, k, lambda m: None)
+        cal = calibrate(*res["pairs"])
+        res = validate(split, texts, va_a, va_s, score, k, lambda m: log(f"k={k} " + m), cal)
+        bar = choose_bar(res["best"][True], res["best"][False])
+        log(f"k={k} calibration {[round(v, 4) for v in cal]} bar {bar['bar']} "
+            f"(answered {bar['answered_of_answerable']}, refused {bar['refused_of_silent']})")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layers", type=int, default=2, help="MiniLM layers kept (6 = all)")
     ap.add_argument("--groups", type=int, default=0, help="train on this many question groups (0 = all)")
+    ap.add_argument("--hard", type=int, default=GROUP - 1,
+                    help="negatives per answerable group from the first stage's top 20 (the rest: random units)")
+    ap.add_argument("--head", choices=("pair", "cls"), default="pair",
+                    help="pair: a head over the question's and passage's mean token states; cls: over [CLS]")
     ap.add_argument("--listwise", type=float, default=1.0, help="weight of the per-group softmax loss")
     ap.add_argument("--check-every", type=int, default=500, help="steps between probes on validation cases")
     ap.add_argument("--epochs", type=float, default=1.0)
@@ -441,12 +476,18 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--k", type=int, default=12, help="candidates reranked at query time")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val-limit", type=int, default=0,
+                    help="validate on this many answerable and as many silent cases (a random sample; 0 = all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stage1", type=Path, default=ROOT / "qa" / "models" / "ranker.json",
                     help="the first-stage ranker the candidates come from")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--save-torch", type=Path, help="also keep the torch weights here")
     ap.add_argument("--from-torch", type=Path, help="skip training: validate and export these weights")
+    ap.add_argument("--evaluate", type=Path, metavar="DIR",
+                    help="no training: the exported reranker in DIR on the validation policies, reranking the "
+                         "first stage's top k for each k of --sweep (calibration refitted per k)")
+    ap.add_argument("--sweep", default="4,6,8,12", help="with --evaluate: the k values")
     args = ap.parse_args(argv)
 
     import torch
@@ -473,18 +514,26 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     data = []
     for _ in range(math.ceil(args.epochs)):
-        data += groups(split, texts, tr_a, tr_s, rng)
+        data += groups(split, texts, tr_a, tr_s, rng, args.hard)
     n = args.groups or int(len(data) / math.ceil(args.epochs) * args.epochs)
     data = data[:n]
     log(f"training groups: {len(data)} of {GROUP} ({sum(g[2][0] for g in data):.0f} answerable)")
     sub = random.Random(1)
+    if args.val_limit:
+        va_a = sub.sample(va_a, min(args.val_limit, len(va_a)))
+        va_s = sub.sample(va_s, min(args.val_limit, len(va_s)))
     probe_a, probe_s = sub.sample(va_a, min(200, len(va_a))), sub.sample(va_s, min(200, len(va_s)))
 
-    def check(step: int) -> None:
-        validate(split, texts, probe_a, probe_s, lambda q, ts: torch_logits(model, q, ts), args.k,
-                 lambda m: log(f"probe at step {step}: {m}"))
+    if args.evaluate:
+        return evaluate_exported(args, split, texts, va_a, va_s, log)
 
-    model = cross_encoder(args.layers)
+    def check(step: int) -> None:
+        fn = lambda q, ts: torch_logits(model, q, ts)  # noqa: E731
+        res = validate(split, texts, probe_a, probe_s, fn, args.k, lambda m: log(f"probe at step {step}: {m}"))
+        validate(split, texts, probe_a, probe_s, fn, args.k,  # calibrated on the probe itself: a hint
+                 lambda m: log(f"probe at step {step}, in-sample calibration: {m}"), calibrate(*res["pairs"]))
+
+    model = cross_encoder(args.layers, args.head)
     if args.from_torch:
         model.load_state_dict(torch.load(args.from_torch))
         model.eval()
@@ -510,7 +559,7 @@ def main(argv=None) -> int:
              "args": {k: str(v) for k, v in vars(args).items()}}
     export(model, args.out, args.layers, extra)
 
-    from reranker import Reranker
+    from qa.rerank import Reranker
 
     onnx = Reranker(args.out)
     res_onnx = validate(split, texts, va_a, va_s, onnx.logits, args.k, lambda m: log("int8 onnx " + m), cal)

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(default=None, description=(
         "Folder of the fine-tuned 'policyqa-minilm' embedder (POLICYQA_MODEL_DIR; default models/policyqa-minilm). "
         "Read from the environment by ingest.embedding."))
+    rerank: bool = Field(default=False, description=(
+        "1: re-score each policy's best clauses with the trained cross-encoder (qa/models/reranker). Off by default: "
+        "it ranks better on PolicyQA-style questions but worse on the bundled plain-words sets (benchmarks/README.md). "
+        "0: the first stage alone, the fastest path."))
+    reranker: Path | None = Field(default=None, description=(
+        "Folder of another exported reranker (POLICYQA_RERANKER; default qa/models/reranker), e.g. one from "
+        "benchmarks/train_reranker.py. Read from the environment by qa.rerank."))
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     admin_token: str = Field(default="", description="Token that allows uploading policies in the desk. Empty: uploads are off.")
     frame_ancestors: str = Field(default="*",

@@ -12,6 +12,7 @@ import numpy as np
 from ingest.store import UnitRows
 from ingest.types import Unit
 from qa.lexical import BM25
+from qa.rerank import passages
 
 WINDOW = 1  # neighbours on each side in the window vector
 
@@ -39,6 +40,7 @@ class PolicyIndex:
     bm25: BM25
     window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
     signpost: np.ndarray  # (n,) bool: a heading, a lead-in ending in ":", a sentence ending in "?"
+    passages: list[str]  # what the reranker reads of each unit (qa.rerank.passages)
 
     @classmethod
     def build(cls, rows: UnitRows) -> "PolicyIndex":
@@ -52,7 +54,7 @@ class PolicyIndex:
         signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?")) for u in units],
                             dtype=bool)
         return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
-                   window_vectors(units, vectors), signpost)
+                   window_vectors(units, vectors), signpost, passages(units))
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

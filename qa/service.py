@@ -20,7 +20,7 @@ from ingest.embedding import Embedder, get_embedder, runtime_name
 from ingest.metadata import name_in_title
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
-from qa import compose, rank
+from qa import compose, rank, rerank
 from qa.errors import PolicyUnreadable, QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
@@ -51,17 +51,21 @@ class Assistant:
     def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
                  max_question_chars: int = 2000, ranker: dict | None = None, cache_size: int = 256,
-                 candidates: int = 20):
+                 candidates: int = 20, reranker: rerank.Reranker | bool | None = False):
         """`ranker`: the ranking model (qa.rank.load_model's format), default the shipped one.
         `cache_size`: how many policies' indexes are kept in memory (least recently used out first).
-        `candidates`: how many policies a question across policies is ranked against (see `candidates`)."""
+        `candidates`: how many policies a question across policies is ranked against (see `candidates`).
+        `reranker`: True loads the shipped one (qa.rerank.load_reranker; settings.rerank), False or
+        None answers from the first stage alone (the default, the fastest path), or a qa.rerank.Reranker."""
         self.store = store
         self._embedder = embedder
         self._model, self._backend = model, backend
         self.writer = writer
         self.ranker = ranker if ranker is not None else rank.load_model()
         ranker = self.ranker or {}
-        self.bar = bar if bar is not None else ranker.get("bar", DEFAULT_BAR)
+        self.reranker = rerank.load_reranker() if reranker is True else (reranker or None)
+        default_bar = self.reranker.bar if self.reranker else ranker.get("bar", DEFAULT_BAR)
+        self.bar = bar if bar is not None else default_bar
         trained_on = ranker.get("embedder")
         configured = runtime_name(model, backend)
         # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
@@ -97,7 +101,8 @@ class Assistant:
             writer = writer_from_settings(settings)
         return cls(store, embedder, model=settings.model, backend=settings.backend, writer=writer,
                    max_question_chars=settings.max_question_chars,
-                   cache_size=settings.policy_cache, candidates=settings.across_candidates)
+                   cache_size=settings.policy_cache, candidates=settings.across_candidates,
+                   reranker=settings.rerank)
 
     @property
     def embedder(self) -> Embedder:
@@ -191,8 +196,15 @@ class Assistant:
         first = rank.score(f.x, self.ranker)
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
-        scores = rank.adjust(pidx, question, first, missing)
-        top = sorted(order, key=lambda i: -scores[i])[:k]
+        if self.reranker is None:
+            scores = rank.adjust(pidx, question, first, missing)
+            top = sorted(order, key=lambda i: -scores[i])[:k]
+        else:  # the first stage's best, re-scored by the reranker's calibrated probability; 0 for the rest
+            cands = order[:self.reranker.k]
+            scores = np.zeros(len(first), dtype=np.float32)
+            scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
+            scores = rank.adjust(pidx, question, scores, missing)
+            top = (sorted(cands, key=lambda i: -scores[i]) + order[len(cands):])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
     def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):

@@ -1,11 +1,16 @@
-"""The reranker experiment's model at run time: a cross-encoder that reads the question and a
-clause together and says how likely the clause answers it.
+"""The reranker: a cross-encoder that reads the question and a clause together and says how
+likely the clause answers it.
 
-Not used by answers: trained on this machine's CPU (benchmarks/train_reranker.py), it did not
-learn to rank better than the first stage (qa.rank); the figures are in benchmarks/README.md.
-It reads each candidate in its context (the section it sits in and, for a list item, the
-sentence that introduces the list): a few layers of the bundled all-MiniLM-L6-v2 with a
-one-logit head, exported to ONNX with int8 weights and run by onnxruntime.
+The first stage (qa.rank: cosines, BM25, a logistic model) scores the question and each clause
+apart; the reranker reads each of its best candidates *with* the question, in context (the
+section it sits in and, for a list item, the sentence that introduces the list). Its output,
+calibrated together with the first stage's score on policies training never saw, is the one
+relevance signal answers use: which clauses are relied on, which are shown as related, whether
+a policy addresses the question at all.
+
+The model is the bundled all-MiniLM-L6-v2 with a one-logit head over [CLS], fine-tuned on
+OPP-115 on this machine's CPU (benchmarks/train_reranker.py; model card in
+qa/models/reranker/README.md), exported to ONNX with int8 weights and run by onnxruntime.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import numpy as np
 
 from ingest.types import Unit
 
+MODEL_DIR = Path(__file__).parent / "models" / "reranker"
 MAX_LEAD = 120  # characters of a list's lead-in shown with each of its items
 MAX_SECTION = 80
 
@@ -53,7 +59,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Reranker:
     """The exported cross-encoder: `probability(question, passages)` for each passage."""
 
-    def __init__(self, folder: Path, threads: int | None = None):
+    def __init__(self, folder: Path = MODEL_DIR, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -101,3 +107,10 @@ class Reranker:
     def bar(self) -> float:
         """The probability a clause needs to be relied on (chosen on validation policies)."""
         return float(self.config.get("bar", 0.5))
+
+
+def load_reranker(folder: Path | None = None) -> Reranker | None:
+    """The shipped reranker (or the one in `folder`, or $POLICYQA_RERANKER), None when there is
+    no model file: answers then come from the first stage alone."""
+    folder = Path(folder or os.environ.get("POLICYQA_RERANKER") or MODEL_DIR)
+    return Reranker(folder) if (folder / "model.onnx").is_file() else None

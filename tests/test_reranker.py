@@ -1,0 +1,123 @@
+"""The shipped reranker (qa/models/reranker): it loads from the repository with no network, reads a
+question with each clause, and with POLICYQA_RERANK=1 its calibrated probability is what answers
+rely on (off by default: the first stage alone)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.rerank import MODEL_DIR, Reranker, load_reranker, passages
+from qa.service import Assistant
+from qa.translate import query_for_retrieval
+
+
+@pytest.fixture(scope="module")
+def reranker() -> Reranker:
+    return Reranker(MODEL_DIR)
+
+
+def test_the_reranker_loads_offline_and_scores_the_answering_clause_first(reranker, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cases = [
+        ("How long do you keep my data?",
+         "Data Retention: We retain your personal information for 30 days after you close your account.",
+         "Cookies: We use cookies to remember your preferences."),
+        ("Do you share my information with advertisers?",
+         "Sharing: We share your browsing history with advertising partners to show you relevant ads.",
+         "Security: Your password is stored encrypted with bcrypt."),
+        ("Can I delete my account?",
+         "Your Rights: You can delete your account at any time from the settings page.",
+         "Children: Our service is not directed at children under 13."),
+    ]
+    for question, answer, other in cases:
+        p = reranker.probability(question, [answer, other])
+        assert p.shape == (2,) and ((p > 0) & (p < 1)).all()
+        assert p[0] > p[1], (question, p)
+
+
+def test_the_first_stage_score_moves_the_calibrated_probability(reranker):
+    text = ["Data Retention: We retain your personal information for 30 days."]
+    low = reranker.probability("How long do you keep my data?", text, np.array([0.01]))
+    high = reranker.probability("How long do you keep my data?", text, np.array([0.9]))
+    assert reranker.config["calibration"][2] > 0 and high[0] > low[0]
+
+
+def test_a_list_item_is_read_with_its_lead_in_and_section(assistant):
+    pid = next(iter(assistant.policies()))
+    idx = assistant.index(pid)
+    items = [i for i, u in enumerate(idx.units) if u.kind == "item"]
+    assert items
+    i = items[0]
+    assert idx.passages[i].endswith(idx.units[i].text)
+    assert idx.passages == passages(idx.units)
+
+
+def test_a_setting_turns_the_reranker_on_and_answers_then_rest_on_its_probability(seed_store, embedder,
+                                                                                   monkeypatch):
+    from policyqa.settings import get_settings
+
+    assert Assistant.from_settings(get_settings(), store=seed_store, embedder=embedder).reranker is None
+    monkeypatch.setenv("POLICYQA_RERANK", "1")
+    get_settings.cache_clear()
+    on = Assistant.from_settings(get_settings(), store=seed_store, embedder=embedder)
+    assert on.reranker is not None and on.bar == on.reranker.bar
+    off = Assistant(seed_store, embedder)
+    assert off.reranker is None and off.bar == off.ranker["bar"]
+    pid, question = "antiai-pics", "Will my photos be used to train AI?"
+    a, b = on.answer(question, pid), off.answer(question, pid)
+    assert a.answerable and a.citations[0].quote == "Images will not be used for AI training or marketing purposes"
+    idx = on.index(pid)
+    best = [i for i, u in enumerate(idx.units) if u.text == a.citations[0].quote][0]
+    text, _ = query_for_retrieval(question)
+    expected = on.reranker.probability(text, [idx.passages[best]], np.array([_first_stage(on, pid, text, best)]))
+    # the calibrated probability (int8 activations are quantised per batch: scored alone, it moves a little)
+    assert a.citations[0].score == pytest.approx(float(expected[0]), abs=0.01)
+    assert [c.score for c in a.citations] != [c.score for c in b.citations]
+
+    monkeypatch.setenv("POLICYQA_RERANKER", str(MODEL_DIR.parent / "no-such-folder"))
+    assert load_reranker() is None  # no model file: the first stage alone
+
+
+def _first_stage(assistant, pid, text, i) -> float:
+    from qa import rank
+
+    idx = assistant.index(pid)
+    qvec = assistant.embedder.embed_query(text)
+    return float(rank.score(rank.features(idx, text, qvec, assistant.ranker).x, assistant.ranker)[i])
+
+
+def test_with_the_reranker_related_clauses_never_outrank_relied_on_ones(seed_store, embedder):
+    on = Assistant(seed_store, embedder, reranker=True)
+    for pid in on.policies():
+        for question in ("Who do you share my data with?", "How long do you keep my images?",
+                         "Do you collect my location?"):
+            ans = on.answer(question, pid)
+            relied = [c.score for c in ans.citations if not c.related and not c.listed]
+            related = [c.score for c in ans.citations if c.related]
+            assert [c.related for c in ans.citations] == sorted(c.related for c in ans.citations)
+            if relied and related:
+                assert min(relied) >= max(related), (question, pid)
+            assert all(s >= on.bar for s in relied)
+
+
+def test_with_the_reranker_across_policies_cites_those_whose_probability_clears_the_bar(seed_store, embedder):
+    on = Assistant(seed_store, embedder, reranker=True)
+    for question in ("Do you sell my data?", "Is my data processed in China?"):
+        ans = on.answer(question)
+        best = {p: hits[0].score if hits else 0.0
+                for p, hits in on._retrieve(question, on.scope(None))[2].items()}
+        assert set(ans.policies) == {p for p, s in best.items() if s >= on.bar}, (question, best)
+
+
+def test_with_the_reranker_a_long_policy_still_refuses_what_it_is_silent_on(tmp_path, embedder):
+    from conftest import new_store
+    from ingest.pipeline import ingest_paths
+
+    from test_relevance import NATURAL
+
+    store = new_store(tmp_path / "walmart")
+    assert not ingest_paths([NATURAL / "walmart-com.txt"], store, embedder).failed
+    on = Assistant(store, embedder, reranker=True)
+    ans = on.answer("Is my data sent to China?", "walmart-com")
+    assert not ans.answerable and ans.citations and all(c.related for c in ans.citations)
+    assert on.answer("Can I opt out of receiving marketing emails?", "walmart-com").answerable
