@@ -1,7 +1,8 @@
 """Train the reranker (qa/models/reranker/) on OPP-115 and report on policies it never saw.
 
-    python benchmarks/train_reranker.py --layers 2 --out qa/models/reranker      # ~1-2 h on 2 cores
-    python benchmarks/train_reranker.py --layers 2 --groups 3000 --out /tmp/rr  # a quick pilot
+    python benchmarks/train_reranker.py --layers 6 --head cls --hard 3 --groups 5000 --lr 5e-5 \
+        --check-every 400 --val-limit 500 --out DIR              # qa/models/reranker: ~1 h on 2 cores
+    python benchmarks/train_reranker.py --evaluate DIR --val-limit 500 --sweep 2,3,4,6,8,12 --out DIR
 
 Data (benchmarks/opp115.py): the 75 OPP-115 policies outside the PolicyQA dev split, with the
 PolicyQA question wordings of each annotation type (a fixed fifth of the wordings held out).
@@ -15,13 +16,14 @@ question through the first stage that runs at query time (qa.rank with the ranke
 --stage1), so the reranker learns on the candidates it will be handed. A pair is
 (question, reranker.passages(unit)) with label 1 when the unit holds an annotated answer span of
 the question's types (it covers half the span, or half of the unit is inside it):
-- an answerable question: its labelled units (up to 3) and up to 7 of the first stage's top 20
-  that are not, plus one random unit of the policy;
+- an answerable question: one of its labelled units (two groups if it has several), --hard of
+  the first stage's top 20 that are not, and random units of the policy for the rest;
 - a question the policy is silent on (none of its types annotated there): the first stage's
   top 4, all negatives. These teach the probability to be absolute: a silent policy's best
   clause must score low, not merely lower than the rest.
-Model: `cross_encoder` (the first --layers layers of the bundled all-MiniLM-L6-v2, a head
-that starts as the cosine of the question's and the passage's mean token states), binary
+Model: `cross_encoder` (the first --layers layers of the bundled all-MiniLM-L6-v2, and a head
+over [CLS] with --head cls, the shipped one, or one that starts as the cosine of the question's
+and the passage's mean token states), binary
 cross-entropy, AdamW with linear warm-up and decay;
 exported with torch.onnx, weights quantised to int8 with onnxruntime, checked against torch.
 """
