@@ -4,9 +4,10 @@ likely the clause answers it.
 The first stage (qa.rank: cosines, BM25, a logistic model) scores the question and each clause
 apart; the reranker reads each of its best candidates *with* the question, in context (the
 section it sits in and, for a list item, the sentence that introduces the list). Its output,
-calibrated together with the first stage's score on policies training never saw, is the one
-relevance signal answers use: which clauses are relied on, which are shown as related, whether
-a policy addresses the question at all.
+calibrated together with the first stage's score on policies training never saw, is then the
+one relevance signal answers use: which clauses are relied on, which are shown as related,
+whether a policy addresses the question at all. Off by default (POLICYQA_RERANK=1 turns it on):
+it loses on the bundled question sets (benchmarks/README.md, "The reranker").
 
 The model is the bundled all-MiniLM-L6-v2 with a one-logit head over [CLS], fine-tuned on
 OPP-115 on this machine's CPU (benchmarks/train_reranker.py; model card in
