@@ -107,11 +107,11 @@ def assistant(folder: Path, tmp: Path):
     return Assistant(store)
 
 
-def replace(assistant, reranker):
-    """Another Assistant over the same store and embedder, with the reranker on (True) or off."""
+def with_reranker(assistant):
+    """Another Assistant over the same store and embedder, with the reranker on."""
     from qa.service import Assistant
 
-    return Assistant(assistant.store, assistant.embedder, reranker=reranker)
+    return Assistant(assistant.store, assistant.embedder, reranker=True)
 
 
 def seed_questions() -> list[str]:
@@ -143,7 +143,7 @@ def main() -> None:
         store = naive_store(policies)
         folder = write_policies(policies, tmp / "policies")
         ours = assistant(folder, tmp)
-        rr = replace(ours, True)
+        rr = with_reranker(ours)
         rows = {"naive LangChain retriever": timed(naive(store), questions),
                 "naive + reranker (LangChain, k=20)": timed(naive_reranked(store), questions),
                 "policyqa": timed(lambda q: ours.answer(q.question, q.pid), questions),
@@ -152,7 +152,7 @@ def main() -> None:
               "naive LangChain retriever")
         seeds = seed_questions()
         corpus = assistant(ROOT / "corpus", tmp)
-        rr = replace(corpus, True)
+        rr = with_reranker(corpus)
         rows = {"policyqa": timed(lambda q: corpus.answer(q), seeds),
                 "policyqa + reranker": timed(lambda q: rr.answer(q), seeds)}
         table(f"{len(seeds)} seed questions across the five bundled policies, warm, in process", rows, "policyqa")

@@ -6,13 +6,14 @@ Built when a policy is first asked about (qa.service keeps the most recently use
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ingest.store import UnitRows
 from ingest.types import Unit
 from qa.lexical import BM25
-from qa.rerank import passages
+from qa import rerank
 
 WINDOW = 1  # neighbours on each side in the window vector
 
@@ -40,7 +41,6 @@ class PolicyIndex:
     bm25: BM25
     window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
     signpost: np.ndarray  # (n,) bool: a heading, a lead-in ending in ":", a sentence ending in "?"
-    passages: list[str]  # what the reranker reads of each unit (qa.rerank.passages)
 
     @classmethod
     def build(cls, rows: UnitRows) -> "PolicyIndex":
@@ -54,7 +54,13 @@ class PolicyIndex:
         signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?")) for u in units],
                             dtype=bool)
         return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
-                   window_vectors(units, vectors), signpost, passages(units))
+                   window_vectors(units, vectors), signpost)
+
+    @cached_property
+    def passages(self) -> list[str]:
+        """What the reranker reads of each unit (qa.rerank.passages); built when it is first asked
+        for, as the reranker is off by default."""
+        return rerank.passages(self.units)
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

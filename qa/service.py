@@ -196,15 +196,13 @@ class Assistant:
         first = rank.score(f.x, self.ranker)
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
-        if self.reranker is None:
-            scores = rank.adjust(pidx, question, first, missing)
-            top = sorted(order, key=lambda i: -scores[i])[:k]
-        else:  # the first stage's best, re-scored by the reranker's calibrated probability; 0 for the rest
-            cands = order[:self.reranker.k]
+        scores = first
+        if self.reranker is not None:  # the first stage's best, re-scored by the reranker's calibrated
+            cands = order[:self.reranker.k]  # probability; 0 for the rest, which keep the first stage's order
             scores = np.zeros(len(first), dtype=np.float32)
             scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
-            scores = rank.adjust(pidx, question, scores, missing)
-            top = (sorted(cands, key=lambda i: -scores[i]) + order[len(cands):])[:k]
+        scores = rank.adjust(pidx, question, scores, missing)
+        top = sorted(order, key=lambda i: -scores[i])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
 
     def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):
