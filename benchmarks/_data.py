@@ -27,6 +27,16 @@ def scoreboard():
     return mod
 
 
+def seed_scoreboard():
+    """../shared/bench/score_seeds.py, imported from its path: its `quotes_evidence` is what
+    every benchmark that reads `evidence` phrases judges a quote by."""
+    if "score_seeds" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("score_seeds", SHARED / "bench" / "score_seeds.py")
+        sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules["score_seeds"]
+
+
 def policyqa_dev():
     """(policies, questions) of the PolicyQA dev split."""
     return scoreboard().load_split("dev", SHARED / "eval" / "policyqa")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -37,27 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _data import seed_scoreboard  # noqa: E402
 from ingest.pipeline import ingest_paths, open_store  # noqa: E402
 from qa.service import Assistant  # noqa: E402
 from qa.translate import lexicon, query_for_retrieval  # noqa: E402
 
 ROUTES = ("minilm-raw", "e5", "glossary")
 LANGS = ("en", "zh", "ja", "es", "fr", "de")
-MAX_QUOTE = 400
-
-
-def norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def quotes_evidence(quote: str, evidence: list[str]) -> bool:
-    """As ../shared/bench/score_seeds.py: the quote holds a phrase (or is a long part of one)."""
-    q = norm(quote)
-    if len(q) > MAX_QUOTE:
-        return False
-    return any(e in q or (len(q) >= 25 and q in e) for e in map(norm, evidence))
-
-
 class E5Route:
     """multilingual-e5-small over the store's units, dense cosine only."""
 
@@ -108,7 +93,7 @@ def evaluate(questions: list[dict], assistant: Assistant, e5: E5Route, k: int, v
     for q in questions:
         for route in ROUTES:
             quotes, ms, text = run_route(route, q, assistant, e5, k)
-            hits = [quotes_evidence(t, q["evidence"]) for t in quotes]
+            hits = [seed_scoreboard().quotes_evidence(t, q["evidence"]) for t in quotes]
             r = res[(q.get("lang", "en"), route)]
             r["hit1"].append(bool(hits[:1] and hits[0]))
             r["hitk"].append(any(hits))

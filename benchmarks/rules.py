@@ -5,7 +5,7 @@ the score to come first (SIGNPOST_WEIGHT); a question naming something the polic
 ("China") has every score cut to a tenth (missing_names); so has a question about a practice or
 kind of data the policy has no word for (missing_topics, qa.rank.TOPICS). Each variant turns one
 rule off and answers every set in this process, scored as ../shared/bench/score_seeds.py scores
-(its own `quotes_evidence`): hit@1 and hit@3 of the first citations, flag (answerable as
+(its `quotes_evidence`, loaded by `_data.seed_scoreboard`): hit@1 and hit@3 of the first citations, flag (answerable as
 labelled), and the share of silent questions refused.
 
 Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.jsonl and
@@ -19,7 +19,6 @@ The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1;
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -35,19 +34,12 @@ from ingest.pipeline import ingest_paths, open_store  # noqa: E402
 from qa import rank  # noqa: E402
 from qa.service import Assistant  # noqa: E402
 from relevance import SETS as CLI_SETS  # noqa: E402  (after ours: it puts benchmarks/ first)
-from relevance import SHARED  # noqa: E402
+from _data import seed_scoreboard  # noqa: E402
 
 SETS = {**CLI_SETS,
         "abstention": (ROOT / "benchmarks" / "abstention.jsonl", ROOT / "corpus"),
         "multilingual": (ROOT / "benchmarks" / "multilingual.jsonl", ROOT / "corpus")}
 ORDER = ["dev", "seed1", "seed2", "abstention", "multilingual", "natural"]
-
-
-def score_seeds():
-    spec = importlib.util.spec_from_file_location("score_seeds", SHARED / "bench" / "score_seeds.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @contextmanager
@@ -92,7 +84,7 @@ def main() -> None:
     ap.add_argument("--variants", default="all,no-signpost,no-names,no-topics")
     ap.add_argument("--sets", default=",".join(ORDER))
     args = ap.parse_args()
-    quotes_evidence = score_seeds().quotes_evidence
+    quotes_evidence = seed_scoreboard().quotes_evidence
     stores = {}
     with tempfile.TemporaryDirectory() as tmp:
         print("| set | rule off | hit@1 | hit@3 | flag | silent refused |\n|---|---|---|---|---|---|")
