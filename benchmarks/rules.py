@@ -5,8 +5,8 @@ the score to come first (SIGNPOST_WEIGHT); a question naming something the polic
 ("China") has every score cut to a tenth (missing_names); so has a question about a practice or
 kind of data the policy has no word for (missing_topics, qa.rank.TOPICS). Each variant turns one
 rule off and answers every set in this process, scored as ../shared/bench/score_seeds.py scores
-(its `quotes_evidence`, loaded by `_data.seed_scoreboard`): hit@1 and hit@3 of the first citations, flag (answerable as
-labelled), and the share of silent questions refused.
+(its `quotes_evidence`, loaded by `_data.seed_scoreboard`): hit@1 and hit@3 of the first
+citations, flag (answerable as labelled), and the share of silent questions refused.
 
 Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.jsonl and
 multilingual.jsonl (the bundled policies; the rules were written against these) and the
