@@ -66,7 +66,16 @@ def policyqa_model_dir() -> Path:
 def model_name(model: str) -> str:
     """The model as embedders name themselves: a folder-backed model with its weights' digest
     ("policyqa-minilm@3f2a..."), so a store built with other weights is seen to differ."""
-    return f"{model}@{weights_digest(policyqa_model_dir())}" if model == "policyqa-minilm" else model
+    return _named(model, policyqa_model_dir()) if model == "policyqa-minilm" else model
+
+
+def _named(label: str | None, path: Path) -> str:
+    """An embedder's model name: the bundled MiniLM's own, or a label with its folder's weights
+    digest ("policyqa-minilm@3f2a..."), so that folders (e.g. fold models) are told apart; an
+    unlabelled folder other than the bundled one is named by its folder."""
+    if label:
+        return f"{label}@{weights_digest(path)}"
+    return "all-MiniLM-L6-v2" if Path(path).resolve() == minilm_path().resolve() else Path(path).name
 
 
 def weights_digest(model_dir: Path) -> str:
@@ -109,9 +118,7 @@ class TorchMiniLM:
         from sentence_transformers import SentenceTransformer
 
         self.path = Path(path or minilm_path())
-        # a named model from a folder: the weights' digest tells folders apart
-        name = f"{label}@{weights_digest(self.path)}" if label else (self.path.name if path else "all-MiniLM-L6-v2")
-        self.name = runtime_name(name, "torch")
+        self.name = runtime_name(_named(label, self.path), "torch")
         # fp32 even when the folder stores fp16 weights (the fine-tuned model is saved that way)
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True,
                                          model_kwargs={"dtype": torch.float32})
@@ -177,8 +184,7 @@ class OnnxMiniLM:
     def __init__(self, path: Path | None = None, cache: Path | None = None, label: str | None = None):
         self.path = Path(path or minilm_path())
         digest = weights_digest(self.path)
-        # a named model from a folder: the weights' digest tells folders (e.g. fold models) apart
-        self.name = runtime_name(f"{label}@{digest}" if label else "all-MiniLM-L6-v2", "onnx-int8")
+        self.name = runtime_name(_named(label, self.path), "onnx-int8")
         cache = Path(cache or default_cache())
         onnx_file = cache / f"minilm-{digest}-int8-v{ONNX_EXPORT}.onnx"
         if not onnx_file.exists():
