@@ -486,6 +486,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--save-torch", type=Path, help="also keep the torch weights here")
     ap.add_argument("--from-torch", type=Path, help="skip training: validate and export these weights")
+    ap.add_argument("--init", type=Path, help="train on from these torch weights (a model --save-torch kept)")
     ap.add_argument("--evaluate", type=Path, metavar="DIR",
                     help="no training: the exported reranker in DIR on the validation policies, reranking the "
                          "first stage's top k for each k of --sweep (calibration refitted per k)")
@@ -536,6 +537,8 @@ def main(argv=None) -> int:
                  lambda m: log(f"probe at step {step}, in-sample calibration: {m}"), calibrate(*res["pairs"]))
 
     model = cross_encoder(args.layers, args.head)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
     if args.from_torch:
         model.load_state_dict(torch.load(args.from_torch))
         model.eval()
