@@ -3,7 +3,7 @@ likely the clause answers it.
 
 The first stage (qa.rank: cosines, BM25, a logistic model) scores the question and each clause
 apart; the reranker reads each of its best candidates *with* the question, in context (the
-section it sits in and, for a list item, the sentence that introduces the list). Its output,
+section it sits in and, for a list item or a short sentence, the sentence before it). Its output,
 calibrated together with the first stage's score on policies training never saw, is then the
 one relevance signal answers use: which clauses are relied on, which are shown as related,
 whether a policy addresses the question at all. Off by default (POLICYQA_RERANK=1 turns it on):
