@@ -78,7 +78,7 @@ class Reranker:
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         workers = threads or min(os.cpu_count() or 1, 2)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="rerank") if workers > 1 else None
+        self._pool = ThreadPoolExecutor(workers, "rerank") if workers > 1 else None
         self.session = ort.InferenceSession(str(folder / "model.onnx"), opts,
                                             providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -95,7 +95,8 @@ class Reranker:
         q = question[: self.config.get("max_question_chars", 300)]
         with self._lock:
             enc = self.tokenizer.encode_batch([(q, t) for t in texts])
-        runs = self._pool.map(self._run, enc) if self._pool and len(enc) > 1 else map(self._run, enc)
+        pool = self._pool if len(enc) > 1 else None
+        runs = pool.map(self._run, enc) if pool else map(self._run, enc)
         return np.fromiter(runs, dtype=np.float32, count=len(enc))
 
     def _run(self, e) -> float:
