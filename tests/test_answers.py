@@ -217,12 +217,13 @@ def test_across_many_policies_only_the_candidates_are_ranked(seed_store, embedde
     assert few.candidates(question, embedder.embed_query(question)) == ["antiai-pics", "product-image-gen"]
     ans = few.answer("Is my data processed in China?")
     assert ans.policies == ("product-image-gen",) and {c.policy for c in ans.citations} == {"product-image-gen"}
-    # each answered from two policies; by best clause, "sell" has image-video-gen 3rd (after
-    # cloudflare-image-gen, which never says "sell"): 2 candidates would miss it
-    three = Assistant(seed_store, embedder, candidates=3)
+    # each answered from two policies; by best clause, "sell" has image-video-gen 4th (after
+    # cloudflare-image-gen and antiai-pics, which never say "sell"; antiai-pics by 0.004 of
+    # cosine, which a new onnxruntime or transformers release can turn): 3 candidates may miss it
+    four = Assistant(seed_store, embedder, candidates=4)
     for question in ("Do you sell my data?", "Is my data encrypted?"):
         every = Assistant(seed_store, embedder).answer(question)
         assert len(every.policies) == 2
-        near = three.answer(question)
+        near = four.answer(question)
         assert (near.policies, near.citations) == (every.policies, every.citations)
-        assert "2 of 3 policies address this. (Of 5 policies, the 3 closest to the question were read.)" in near.answer
+        assert "2 of 4 policies address this. (Of 5 policies, the 4 closest to the question were read.)" in near.answer
