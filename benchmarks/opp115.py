@@ -145,14 +145,7 @@ def training_set(wordings: str = "train", natural: str = "all"):
     them) to add: "all", "gaps" (only for the types no PolicyQA wording asks about, such as
     "Privacy contact information": "How can I contact you about my privacy?") or "none"."""
     bench = scoreboard()
-    keep = {"train": lambda q: not held_out_wording(q), "held-out": held_out_wording,
-            "all": lambda q: True}[wordings]
-    policyqa = question_types()
-    qtypes = {q: t for q, t in policyqa.items() if keep(q)}
-    if natural != "none" and wordings != "held-out":
-        asked = {t for ts in policyqa.values() for t in ts}
-        qtypes.update({q: t for q, t in question_types(natural=True).items()
-                       if q not in policyqa and (natural == "all" or not set(t) & asked)})
+    qtypes = asked(wordings, natural)
     dev = dev_titles()
     policies, questions, silent, all_spans = [], [], [], {}
     for domain in policy_files():
@@ -173,6 +166,19 @@ def training_set(wordings: str = "train", natural: str = "all"):
             ranges = list(dict.fromkeys((s.start, s.end) for s in gold))
             questions.append(bench.Question(f"{pol.pid}#{n:04d}", pol.pid, q, texts, ranges))
     return policies, questions, silent, all_spans
+
+
+def asked(wordings: str = "train", natural: str = "all") -> dict[str, set[str]]:
+    """The questions `training_set` asks (same arguments), with the types each asks about."""
+    keep = {"train": lambda q: not held_out_wording(q), "held-out": held_out_wording,
+            "all": lambda q: True}[wordings]
+    policyqa = question_types()
+    qtypes = {q: t for q, t in policyqa.items() if keep(q)}
+    if natural != "none" and wordings != "held-out":
+        known = {t for ts in policyqa.values() for t in ts}
+        qtypes.update({q: t for q, t in question_types(natural=True).items()
+                       if q not in policyqa and (natural == "all" or not set(t) & known)})
+    return qtypes
 
 
 def main() -> None:

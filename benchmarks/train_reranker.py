@@ -121,8 +121,10 @@ def unit_annotations(offsets, spans) -> list[dict]:
     return out
 
 
-def cases(stage1: Path):
-    """(split, passages per policy, answerable cases, silent cases)."""
+def cases(stage1: Path, natural: str = "gaps"):
+    """(split, passages per policy, answerable cases, silent cases). `natural`: the plain-words
+    questions of benchmarks/opp115_questions.jsonl asked beside PolicyQA's wordings, "gaps" (for
+    the types no PolicyQA wording asks about) or "all" (every type's)."""
     import opp115
     from train_ranker import build, full_features, locate_units
 
@@ -130,10 +132,10 @@ def cases(stage1: Path):
     from qa import rank
     from qa.rerank import passages
 
-    split = build("opp115")
+    split = build("opp115" if natural == "gaps" else "opp115-natural")
     model = rank.load_model(stage1)
     adapter = rank.adapter_of(model)
-    policies, bench_questions, silent, spans = opp115.training_set("train", natural="gaps")  # as build("opp115")
+    policies, bench_questions, silent, spans = opp115.training_set("train", natural=natural)  # as build()
     assert [p.pid for p in policies] == split.pids
     qtypes = opp115.question_types(natural=True)
     offsets = [locate_units(p.text, idx.units) for p, idx in zip(policies, split.indexes)]
@@ -141,9 +143,11 @@ def cases(stage1: Path):
     gold = {q.qid: q.gold_ranges for q in bench_questions}
     texts = [p for p in (passages(idx.units) for idx in split.indexes)]
     answerable = []
-    for q, bq in zip(split.questions, split.bench_questions):
+    for q in split.questions:
+        if q.qid not in gold:  # "opp115-natural" holds a share of the silent pairs: they are in `silent`
+            continue
         s1 = rank.score(full_features(split, q, adapter), model)
-        ans = answer_label(offsets[q.policy], gold[bq.qid])
+        ans = answer_label(offsets[q.policy], gold[q.qid])
         unclear = unclear_units(notes[q.policy], qtypes[q.text]) & ~ans
         answerable.append(Case(q.policy, q.text, s1, ans, unclear, q.loc, q.sent, q.lens))
     embedder = get_embedder()
@@ -486,6 +490,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--save-torch", type=Path, help="also keep the torch weights here")
     ap.add_argument("--from-torch", type=Path, help="skip training: validate and export these weights")
+    ap.add_argument("--natural", choices=("gaps", "all"), default="gaps",
+                    help="plain-words training questions (benchmarks/opp115_questions.jsonl): for the types "
+                         "PolicyQA never asks about, or for every type")
     ap.add_argument("--init", type=Path, help="train on from these torch weights (a model --save-torch kept)")
     ap.add_argument("--evaluate", type=Path, metavar="DIR",
                     help="no training: the exported reranker in DIR on the validation policies, reranking the "
@@ -506,12 +513,13 @@ def main(argv=None) -> int:
         logf.flush()
 
     log(f"args {vars(args)}")
-    split, texts, answerable, silent = cases(args.stage1)
-    from opp115 import is_validation
+    split, texts, answerable, silent = cases(args.stage1, args.natural)
+    from opp115 import asked, is_validation
 
+    shown = asked("train", "gaps")  # validation asks what it always asked, whatever training adds
     is_val = lambda c: is_validation(c.policy)  # noqa: E731
-    tr_a, va_a = [c for c in answerable if not is_val(c)], [c for c in answerable if is_val(c)]
-    tr_s, va_s = [c for c in silent if not is_val(c)], [c for c in silent if is_val(c)]
+    tr_a, va_a = [c for c in answerable if not is_val(c)], [c for c in answerable if is_val(c) and c.question in shown]
+    tr_s, va_s = [c for c in silent if not is_val(c)], [c for c in silent if is_val(c) and c.question in shown]
     log(f"cases: train {len(tr_a)} answerable + {len(tr_s)} silent; validation {len(va_a)} + {len(va_s)} "
         f"({len({c.policy for c in va_a})} policies)")
     rng = random.Random(args.seed)
