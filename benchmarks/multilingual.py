@@ -89,11 +89,12 @@ def run_route(route: str, q: dict, assistant: Assistant, e5: E5Route, k: int) ->
 
 def evaluate(questions: list[dict], assistant: Assistant, e5: E5Route, k: int, verbose: bool):
     """{(lang, route): {"hit1": [...], "hitk": [...], "ms": [...]}}"""
+    quotes_evidence = seed_scoreboard().quotes_evidence
     res: dict = defaultdict(lambda: defaultdict(list))
     for q in questions:
         for route in ROUTES:
             quotes, ms, text = run_route(route, q, assistant, e5, k)
-            hits = [seed_scoreboard().quotes_evidence(t, q["evidence"]) for t in quotes]
+            hits = [quotes_evidence(t, q["evidence"]) for t in quotes]
             r = res[(q.get("lang", "en"), route)]
             r["hit1"].append(bool(hits[:1] and hits[0]))
             r["hitk"].append(any(hits))

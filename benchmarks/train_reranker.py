@@ -518,8 +518,10 @@ def main(argv=None) -> int:
 
     shown = asked("train", "gaps")  # validation asks what it always asked, whatever training adds
     is_val = lambda c: is_validation(c.policy)  # noqa: E731
-    tr_a, va_a = [c for c in answerable if not is_val(c)], [c for c in answerable if is_val(c) and c.question in shown]
-    tr_s, va_s = [c for c in silent if not is_val(c)], [c for c in silent if is_val(c) and c.question in shown]
+    tr_a = [c for c in answerable if not is_val(c)]
+    va_a = [c for c in answerable if is_val(c) and c.question in shown]
+    tr_s = [c for c in silent if not is_val(c)]
+    va_s = [c for c in silent if is_val(c) and c.question in shown]
     log(f"cases: train {len(tr_a)} answerable + {len(tr_s)} silent; validation {len(va_a)} + {len(va_s)} "
         f"({len({c.policy for c in va_a})} policies)")
     rng = random.Random(args.seed)

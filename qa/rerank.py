@@ -89,9 +89,9 @@ class Reranker:
         """The model's logit for each (question, text) pair, each pair run alone: the int8 model
         quantises activations per run, so in a batch a pair's score would move with the others
         padded beside it (by up to 0.16 here). Alone, a clause scores the same whatever it is
-        asked with (scoped or across policies), and no time goes to padding: 4 pairs one by one
-        took 40 ms against 59 ms as one batch. Two pairs run at once, each on one core: 4 pairs
-        40 ms and 20 pairs 196 ms, against 47 and 236 ms one after another on both cores."""
+        asked with (scoped or across policies), and no time goes to padding. Two pairs run at
+        once, each on one core: faster here than one two-thread run after another (timings:
+        benchmarks/README.md, "The reranker, second round")."""
         q = question[: self.config.get("max_question_chars", 300)]
         with self._lock:
             enc = self.tokenizer.encode_batch([(q, t) for t in texts])

@@ -219,7 +219,7 @@ def test_across_many_policies_only_the_candidates_are_ranked(seed_store, embedde
     assert ans.policies == ("product-image-gen",) and {c.policy for c in ans.citations} == {"product-image-gen"}
     # each answered from two policies; by best clause, "sell" has image-video-gen 4th (after
     # cloudflare-image-gen and antiai-pics, which never say "sell"; antiai-pics by 0.004 of
-    # cosine, which a new onnxruntime or transformers release can turn): 3 candidates may miss it
+    # cosine, which a new release of a package the int8 export uses can turn): 3 may miss it
     four = Assistant(seed_store, embedder, candidates=4)
     for question in ("Do you sell my data?", "Is my data encrypted?"):
         every = Assistant(seed_store, embedder).answer(question)
