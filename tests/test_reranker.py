@@ -37,6 +37,15 @@ def test_the_reranker_loads_offline_and_scores_the_answering_clause_first(rerank
         assert reranker.probability(question, [answer])[0] == p[0]  # whatever it is asked with
 
 
+def test_each_pair_is_read_at_its_own_length(reranker):
+    """MiniLM's tokenizer.json pads every input to 128 tokens; the model's time grows with the
+    tokens it reads, so a short pair must not be padded (it ran 3x slower so)."""
+    short = reranker.tokenizer.encode("Do you sell my data?", "Selling: We never sell your data.")
+    assert 0 not in short.ids and len(short.ids) < 20  # 0: [PAD]
+    long = reranker.tokenizer.encode("Do you sell my data?", "We never sell your data. " * 40)
+    assert len(long.ids) == reranker.config["max_tokens"]  # still cut where training cut
+
+
 def test_the_first_stage_score_moves_the_calibrated_probability(reranker):
     text = ["Data Retention: We retain your personal information for 30 days."]
     low = reranker.probability("How long do you keep my data?", text, np.array([0.01]))
