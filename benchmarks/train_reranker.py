@@ -493,6 +493,9 @@ def main(argv=None) -> int:
     ap.add_argument("--natural", choices=("gaps", "all"), default="gaps",
                     help="plain-words training questions (benchmarks/opp115_questions.jsonl): for the types "
                          "PolicyQA never asks about, or for every type")
+    ap.add_argument("--plain-share", type=float, metavar="F",
+                    help="with --natural all: draw this share of the groups from plain-words questions "
+                         "(default: as they come, about two thirds)")
     ap.add_argument("--init", type=Path, help="train on from these torch weights (a model --save-torch kept)")
     ap.add_argument("--evaluate", type=Path, metavar="DIR",
                     help="no training: the exported reranker in DIR on the validation policies, reranking the "
@@ -529,6 +532,15 @@ def main(argv=None) -> int:
     for _ in range(math.ceil(args.epochs)):
         data += groups(split, texts, tr_a, tr_s, rng, args.hard)
     n = args.groups or int(len(data) / math.ceil(args.epochs) * args.epochs)
+    if args.plain_share is not None:  # that share of the groups from plain-words questions
+        from opp115 import question_types
+
+        templated = set(question_types())
+        plain = [g for g in data if g[0] not in templated]
+        other = [g for g in data if g[0] in templated]
+        k = min(round(n * args.plain_share), len(plain))
+        data = plain[:k] + other[:n - k]
+        rng.shuffle(data)
     data = data[:n]
     log(f"training groups: {len(data)} of {GROUP} ({sum(g[2][0] for g in data):.0f} answerable)")
     sub = random.Random(1)
