@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Check benchmarks/natural_questions.jsonl against benchmarks/natural/corpus (stdlib only).
+"""Check benchmarks/natural_questions.jsonl against benchmarks/natural/corpus (stdlib only), or
+another set against its corpus: `check_set.py [SET CORPUS]` (the tuning set:
+benchmarks/natural_dev_questions.jsonl benchmarks/natural_dev/corpus).
 
 Asserts: unique ids; known policies; at least 13 questions and 3 silent ones per policy;
 silent questions carry no evidence; every evidence phrase is 15-90 characters, occurs in its
@@ -10,6 +12,7 @@ followed by a space and an upper-case letter, quote or bracket).
 import collections
 import json
 import re
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,9 +31,10 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def main() -> None:
-    docs = {p.stem: p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt")}
-    questions = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+def main(args: list[str]) -> None:
+    qset, corpus = (Path(a) for a in args) if len(args) == 2 else (SET, CORPUS)
+    docs = {p.stem: p.read_text(encoding="utf-8") for p in corpus.glob("*.txt")}
+    questions = [json.loads(line) for line in qset.read_text(encoding="utf-8").splitlines() if line.strip()]
     ids = [q["id"] for q in questions]
     assert len(ids) == len(set(ids)), "duplicate ids"
     per = collections.Counter()
@@ -63,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
