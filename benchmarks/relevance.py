@@ -8,10 +8,12 @@ ranker policyqa shipped before OPP-115 ("before") and the one it ships, in one r
              the same 65): POLICYQA_RERANK=1, not the default
 
 Sets: the seed dev set (../shared/eval/dev.jsonl on ../shared/seeds), benchmarks/seed_questions.jsonl
-and seed_questions2.jsonl (on corpus/), and the natural-question set
-(benchmarks/natural_questions.jsonl on five PolicyQA dev policies, written before training).
+and seed_questions2.jsonl (on corpus/), the natural-question tuning set
+(benchmarks/natural_dev_questions.jsonl on five OPP-115 validation policies: the one to choose on)
+and the natural-question set (benchmarks/natural_questions.jsonl on five PolicyQA dev policies,
+written before training; held out: reported, never used to choose).
 
-    python benchmarks/relevance.py [--configs before,policyqa,reranker] [--sets dev,seed1,seed2,natural]
+    python benchmarks/relevance.py [--configs before,policyqa,reranker] [--sets dev,seed1,seed2,natural-dev,natural]
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ SETS = {
     "dev": (SHARED / "eval" / "dev.jsonl", SHARED / "seeds"),
     "seed1": (ROOT / "benchmarks" / "seed_questions.jsonl", ROOT / "corpus"),
     "seed2": (ROOT / "benchmarks" / "seed_questions2.jsonl", ROOT / "corpus"),
+    "natural-dev": (ROOT / "benchmarks" / "natural_dev_questions.jsonl", ROOT / "benchmarks" / "natural_dev" / "corpus"),
     "natural": (ROOT / "benchmarks" / "natural_questions.jsonl", ROOT / "benchmarks" / "natural" / "corpus"),
 }
 

@@ -9,8 +9,9 @@ rule off and answers every set in this process, scored as ../shared/bench/score_
 citations, flag (answerable as labelled), and the share of silent questions refused.
 
 Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.jsonl and
-multilingual.jsonl (the bundled policies; the rules were written against these) and the
-natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
+multilingual.jsonl (the bundled policies; the rules were written against these), the
+natural-question tuning set (five long OPP-115 validation policies: benchmarks/natural_dev) and
+the natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
 
 The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar).
 
@@ -39,7 +40,7 @@ from _data import seed_scoreboard  # noqa: E402
 SETS = {**CLI_SETS,
         "abstention": (ROOT / "benchmarks" / "abstention.jsonl", ROOT / "corpus"),
         "multilingual": (ROOT / "benchmarks" / "multilingual.jsonl", ROOT / "corpus")}
-ORDER = ["dev", "seed1", "seed2", "abstention", "multilingual", "natural"]
+ORDER = ["dev", "seed1", "seed2", "abstention", "multilingual", "natural-dev", "natural"]
 
 
 @contextmanager
