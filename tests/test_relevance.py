@@ -61,3 +61,19 @@ def test_across_policies_the_cited_are_those_whose_best_clause_clears_the_bar(as
         for p in ans.policies:  # each cited policy's quotes are its own best clauses
             assert [c.policy for c in ans.citations].count(p) >= 1
         assert np.isfinite(list(best.values())).all()
+
+
+@pytest.mark.parametrize("qset, corpus", [
+    ("natural_questions.jsonl", "natural/corpus"),
+    ("natural_dev_questions.jsonl", "natural_dev/corpus"),
+])
+def test_the_natural_question_sets_quote_their_policies(qset, corpus, capsys):
+    """Each set's evidence phrases are verbatim parts of one sentence of their policy, silent
+    questions carry none, and every policy has its share of silent ones (check_set.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_set", ROOT / "benchmarks" / "natural" / "check_set.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    check.main([str(ROOT / "benchmarks" / qset), str(ROOT / "benchmarks" / corpus)])
+    assert capsys.readouterr().out.strip().endswith("OK: 70 questions, 15 silent")
