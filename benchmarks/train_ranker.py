@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import importlib.util
+import json
 import re
 import sys
 import tempfile
@@ -312,28 +313,59 @@ def full_features(split: Split, q: Question, adapter: np.ndarray | None) -> np.n
     return np.hstack([q.x, adapted_features(split.indexes[q.policy], qa)])
 
 
-def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0) -> dict:
-    """A logistic model over standardised, clipped features (the JSON that qa.rank.score reads)."""
+def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
+                 weights: list[np.ndarray] | None = None) -> dict:
+    """A logistic model over standardised, clipped features (the JSON that qa.rank.score reads);
+    `weights`: one per row, as `ys`."""
     from sklearn.linear_model import LogisticRegression
 
     from qa.rank import CLIP, FEATURES
 
     x, y = np.vstack(xs).astype(np.float64), np.concatenate(ys)
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
-    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y)
+    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y,
+                                                     sample_weight=np.concatenate(weights) if weights else None)
     return {"features": list(FEATURES), "kind": "logistic", "mean": mean.round(6).tolist(),
             "scale": scale.round(6).tolist(), "coef": clf.coef_[0].round(6).tolist(),
             "intercept": round(float(clf.intercept_[0]), 6)}
 
 
+PLAIN = ROOT / "benchmarks" / "plain_train"
+
+
+def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Feature rows and labels of the hand-written plain-words questions (benchmarks/plain_train:
+    224 questions on 16 of the 65 training policies, evidence phrases copied from the sentences
+    that answer them, 48 the policy is silent on). A unit is a positive when it holds an
+    evidence phrase, as ../shared/bench/score_seeds.py scores a quote."""
+    from _data import seed_scoreboard
+
+    from qa.rank import adapt, adapted_features, base_features
+
+    quotes_evidence = seed_scoreboard().quotes_evidence
+    xs, ys = [], []
+    for f in sorted(PLAIN.glob("part*.jsonl")):
+        for r in (json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()):
+            pidx = split.indexes[split.pids.index(r["policy"])]
+            qvec = embedder.embed_query(r["question"])
+            xs.append(np.hstack([base_features(pidx, r["question"], qvec).x,
+                                 adapted_features(pidx, adapt(qvec, adapter))]))
+            ys.append(np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
+                                for u in pidx.units], dtype=np.float64))
+    return xs, ys
+
+
 def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
-        use_adapter: bool = True) -> dict:
+        use_adapter: bool = True, plain: tuple[float, object] | None = None) -> dict:
     """Adapter, then logistic model, label = the unit covers a gold location (loc_hit); a
     silent question's units are all negatives, which makes the score absolute: a policy whose
     best clause is merely the closest one, on a question it does not address, must score low.
     The logistic model must see adapted cosines as they look on policies the adapter never
     saw, so its training rows get them from adapters fitted on the other half of the
-    training policies (cross-fitting); the shipped adapter is then fitted on all of them."""
+    training policies (cross-fitting); the shipped adapter is then fitted on all of them.
+    `plain`: (weight, embedder): the hand-written plain-words questions' rows (plain_rows, with
+    the shipped adapter, which never saw these questions) join the logistic model's, each row
+    counting `weight` times."""
     from qa.rank import encode_matrix
 
     if not use_adapter:
@@ -347,8 +379,14 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
         for q in (q for q in questions if half[q.policy] == h):
             xs.append(full_features(split, q, adapter))
             ys.append(q.loc)
-    model = fit_logistic(xs, ys, c)
-    model["adapter"] = encode_matrix(fit_adapter(split, answerable, lam))
+    final = fit_adapter(split, answerable, lam)
+    weights = None
+    if plain:
+        px, py = plain_rows(split, final, plain[1])
+        weights = [np.ones(len(y)) for y in ys] + [np.full(len(y), plain[0]) for y in py]
+        xs, ys = xs + px, ys + py
+    model = fit_logistic(xs, ys, c, weights)
+    model["adapter"] = encode_matrix(final)
     return model
 
 
@@ -474,7 +512,6 @@ def print_cv(cv: dict) -> None:
 
 def main(argv=None) -> int:
     import argparse
-    import json
     import time
 
     from ingest.embedding import get_embedder
@@ -492,6 +529,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lam", type=float, default=0.03, help="L2 strength pulling the adapter to identity")
     ap.add_argument("--gate", action="store_true",
                     help="with --data opp115-natural: fit and report the gate experiment (not used by answers)")
+    ap.add_argument("--plain-weight", type=float, default=0.0, metavar="W",
+                    help="with --data opp115: add the hand-written plain-words questions of benchmarks/plain_train, "
+                         "each row counting W times (the shipped model: 10)")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
@@ -514,7 +554,8 @@ def main(argv=None) -> int:
         from opp115 import is_validation
 
         train = [q for q in train if not is_validation(q.policy)]
-    model = fit(split, [q for q in train if not q.silent], args.c, args.lam)
+    plain = (args.plain_weight, get_embedder(args.model, args.backend)) if args.plain_weight else None
+    model = fit(split, [q for q in train if not q.silent], args.c, args.lam, plain=plain)
     if args.gate and any(q.silent for q in train):
         model["gate"] = fit_gate(split, train, args.c, args.lam)
     if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
@@ -529,10 +570,19 @@ def main(argv=None) -> int:
               "(benchmarks/opp115.py), PolicyQA's training wordings and plain-words questions " +
               ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
               if args.data.startswith("opp115") else "PolicyQA dev")
+    if plain:
+        source += (f"; the hand-written plain-words questions of benchmarks/plain_train (224 on 16 of the 65 "
+                   f"policies), each row counting {args.plain_weight:g} times")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,
                   "trained_at": time.strftime("%Y-%m-%d"), "held_out": cv})
+    if args.data.startswith("opp115"):
+        model["data_licence"] = ("Trained on annotations of the OPP-115 corpus (Wilson et al., 'The Creation and "
+                                 "Analysis of a Website Privacy Policy Corpus', ACL 2016), released for research and "
+                                 "teaching; the weights are derived from them"
+                                 + (" and from our own questions on its policies (benchmarks/plain_train)."
+                                    if plain else "."))
     if bar is not None:
         model["bar"] = bar
         if args.bar is None and old.get("bar_note"):

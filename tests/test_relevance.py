@@ -63,11 +63,12 @@ def test_across_policies_the_cited_are_those_whose_best_clause_clears_the_bar(as
         assert np.isfinite(list(best.values())).all()
 
 
-@pytest.mark.parametrize("qset, corpus", [
-    ("natural_questions.jsonl", "natural/corpus"),
-    ("natural_dev_questions.jsonl", "natural_dev/corpus"),
+@pytest.mark.parametrize("qsets, corpus, counts", [
+    (["natural_questions.jsonl"], "natural/corpus", "70 questions, 15 silent"),
+    (["natural_dev_questions.jsonl"], "natural_dev/corpus", "70 questions, 15 silent"),
+    ([f"plain_train/part{i}.jsonl" for i in range(1, 5)], "plain_train/corpus", "224 questions, 48 silent"),
 ])
-def test_the_natural_question_sets_quote_their_policies(qset, corpus, capsys):
+def test_the_plain_words_question_sets_quote_their_policies(qsets, corpus, counts, tmp_path, capsys):
     """Each set's evidence phrases are verbatim parts of one sentence of their policy, silent
     questions carry none, and every policy has its share of silent ones (check_set.py)."""
     import importlib.util
@@ -75,5 +76,7 @@ def test_the_natural_question_sets_quote_their_policies(qset, corpus, capsys):
     spec = importlib.util.spec_from_file_location("check_set", ROOT / "benchmarks" / "natural" / "check_set.py")
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
-    check.main([str(ROOT / "benchmarks" / qset), str(ROOT / "benchmarks" / corpus)])
-    assert capsys.readouterr().out.strip().endswith("OK: 70 questions, 15 silent")
+    joined = tmp_path / "set.jsonl"
+    joined.write_text("".join((ROOT / "benchmarks" / q).read_text(encoding="utf-8") for q in qsets), encoding="utf-8")
+    check.main([str(joined), str(ROOT / "benchmarks" / corpus)])
+    assert capsys.readouterr().out.strip().endswith(f"OK: {counts}")

@@ -1,29 +1,39 @@
 #!/usr/bin/env python3
-"""Write the five policy documents of the natural-question tuning set (natural_dev_questions.jsonl).
+"""Write the policy documents of the hand-written plain-words question sets on OPP-115 policies.
 
-Five of the ten OPP-115 validation policies (benchmarks/opp115.is_validation: no model here is
-trained on them), each written as benchmarks/opp115.load builds it (its segments joined by blank
-lines, as PolicyQA builds a policy document), to benchmarks/natural_dev/corpus/<id>.txt.
-Idempotent. Run from anywhere:
+- natural_dev (the tuning set, ../natural_dev_questions.jsonl): five of the ten OPP-115
+  validation policies (benchmarks/opp115.is_validation: no model here is trained on them), to
+  benchmarks/natural_dev/corpus/;
+- plain_train (training questions, ../plain_train/*.jsonl): sixteen of the 65 training
+  policies, to benchmarks/plain_train/corpus/.
+Each policy is written as benchmarks/opp115.load builds it (its segments joined by blank lines,
+as PolicyQA builds a policy document), as <id>.txt. Idempotent. Run from anywhere:
 
-    python benchmarks/natural_dev/make_corpus.py
+    python benchmarks/natural_dev/make_corpus.py [natural_dev|plain_train]
 """
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+BENCH = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BENCH))
 import opp115  # noqa: E402
 
-DOMAINS = ["redorbit.com", "steampowered.com", "tulsaworld.com", "vikings.com", "pbs.org"]
+SETS = {  # name -> (domains, validation policies?)
+    "natural_dev": (["redorbit.com", "steampowered.com", "tulsaworld.com", "vikings.com", "pbs.org"], True),
+    "plain_train": (["jibjab.com", "bankofamerica.com", "sheknows.com", "randomhouse.com", "gamestop.com",
+                     "nytimes.com", "everydayhealth.com", "dailynews.com", "military.com", "allstate.com",
+                     "playstation.com", "reddit.com", "instagram.com", "google.com", "aol.com",
+                     "geocaching.com"], False),
+}
 
 
-def main() -> None:
-    out = HERE / "corpus"
-    out.mkdir(exist_ok=True)
-    training = [d for d in opp115.policy_files() if d not in opp115.dev_titles()]
-    for domain in DOMAINS:
-        assert opp115.is_validation(training.index(domain)), f"{domain} is a training policy"
+def main(name: str = "natural_dev") -> None:
+    domains, validation = SETS[name]
+    out = BENCH / name / "corpus"
+    out.mkdir(parents=True, exist_ok=True)
+    outside_dev = [d for d in opp115.policy_files() if d not in opp115.dev_titles()]
+    for domain in domains:
+        assert opp115.is_validation(outside_dev.index(domain)) == validation, f"{domain}: wrong split"
         policy, _ = opp115.load(domain)
         path = out / f"{policy.pid}.txt"
         if not path.exists() or path.read_text(encoding="utf-8") != policy.text:
@@ -32,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
