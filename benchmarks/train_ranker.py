@@ -335,9 +335,9 @@ PLAIN = ROOT / "benchmarks" / "plain_train"
 
 def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Feature rows and labels of the hand-written plain-words questions (benchmarks/plain_train:
-    224 questions on 16 of the 65 training policies, evidence phrases copied from the sentences
-    that answer them, 48 the policy is silent on). A unit is a positive when it holds an
-    evidence phrase, as ../shared/bench/score_seeds.py scores a quote."""
+    on training policies only, evidence phrases copied from the sentences that answer them, one
+    question in five silent). A unit is a positive when it holds an evidence phrase, as
+    ../shared/bench/score_seeds.py scores a quote."""
     from _data import seed_scoreboard
 
     from qa.rank import adapt, adapted_features, base_features
@@ -571,8 +571,9 @@ def main(argv=None) -> int:
               ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
               if args.data.startswith("opp115") else "PolicyQA dev")
     if plain:
-        source += (f"; the hand-written plain-words questions of benchmarks/plain_train (224 on 16 of the 65 "
-                   f"policies), each row counting {args.plain_weight:g} times")
+        n_plain = sum(1 for f in PLAIN.glob("part*.jsonl") for line in f.read_text().splitlines() if line.strip())
+        source += (f"; the hand-written plain-words questions of benchmarks/plain_train ({n_plain}), each row "
+                   f"counting {args.plain_weight:g} times")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,

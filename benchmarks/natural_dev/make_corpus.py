@@ -4,7 +4,7 @@
 - natural_dev (the tuning set, ../natural_dev_questions.jsonl): five of the ten OPP-115
   validation policies (benchmarks/opp115.is_validation: no model here is trained on them), to
   benchmarks/natural_dev/corpus/;
-- plain_train (training questions, ../plain_train/*.jsonl): sixteen of the 65 training
+- plain_train (training questions, ../plain_train/*.jsonl): 32 of the 65 training
   policies, to benchmarks/plain_train/corpus/.
 Each policy is written as benchmarks/opp115.load builds it (its segments joined by blank lines,
 as PolicyQA builds a policy document), as <id>.txt. Idempotent. Run from anywhere:
@@ -23,7 +23,10 @@ SETS = {  # name -> (domains, validation policies?)
     "plain_train": (["jibjab.com", "bankofamerica.com", "sheknows.com", "randomhouse.com", "gamestop.com",
                      "nytimes.com", "everydayhealth.com", "dailynews.com", "military.com", "allstate.com",
                      "playstation.com", "reddit.com", "instagram.com", "google.com", "aol.com",
-                     "geocaching.com"], False),
+                     "geocaching.com", "sltrib.com", "enthusiastnetwork.com", "sidearmsports.com", "foxsports.com",
+                     "timeinc.com", "abcnews.com", "fortune.com", "washingtonpost.com", "newsbusters.org", "wnep.com",
+                     "minecraft.gamepedia.com", "taylorswift.com", "voxmedia.com", "lids.com", "imdb.com",
+                     "chasepaymentech.com"], False),
 }
 
 
