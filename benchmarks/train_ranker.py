@@ -1,5 +1,6 @@
 """Train the unit ranker (qa/models/ranker.json) on PolicyQA dev and report held-out figures.
 
+    python benchmarks/train_ranker.py --data opp115 --plain-weight 5 --no-cv   # the shipped model
     python benchmarks/train_ranker.py                      # cross-validate, then ship (all 20 policies)
     python benchmarks/train_ranker.py --train-on even --out /tmp/ranker-even.json --no-cv
     POLICYQA_RANKER=/tmp/ranker-even.json python ../shared/bench/policyqa_bench.py \
@@ -531,7 +532,7 @@ def main(argv=None) -> int:
                     help="with --data opp115-natural: fit and report the gate experiment (not used by answers)")
     ap.add_argument("--plain-weight", type=float, default=0.0, metavar="W",
                     help="with --data opp115: add the hand-written plain-words questions of benchmarks/plain_train, "
-                         "each row counting W times (the shipped model: 10)")
+                         "each row counting W times (the shipped model: 5)")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
