@@ -1,7 +1,7 @@
-"""Train the unit ranker (qa/models/ranker.json) on PolicyQA dev and report held-out figures.
+"""Train the unit ranker (qa/models/ranker.json) on OPP-115 (or PolicyQA dev) and report held-out figures.
 
     python benchmarks/train_ranker.py --data opp115 --plain-weight 5 --no-cv   # the shipped model
-    python benchmarks/train_ranker.py                      # cross-validate, then ship (all 20 policies)
+    python benchmarks/train_ranker.py                      # OPP-115 alone, with the cross-validation report
     python benchmarks/train_ranker.py --train-on even --out /tmp/ranker-even.json --no-cv
     POLICYQA_RANKER=/tmp/ranker-even.json python ../shared/bench/policyqa_bench.py \
         --systems A,cli --policies odd --no-compare-models  # the honest benchmark
