@@ -88,6 +88,8 @@ def test_make_run_shows_its_steps_and_serves_on_the_chosen_port(served_store):
             lines.append(line)
             if "serving on" in line or len(lines) > 2000:
                 break
+        assert lines and "serving on" in lines[-1], (  # else make stopped first: say where
+            f"make run ended ({proc.poll()}) before serving:\n" + "".join(lines[-60:]))
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
