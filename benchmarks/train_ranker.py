@@ -334,6 +334,12 @@ def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
 PLAIN = ROOT / "benchmarks" / "plain_train"
 
 
+def plain_questions() -> list[dict]:
+    """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl)."""
+    return [json.loads(line) for f in sorted(PLAIN.glob("part*.jsonl"))
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Feature rows and labels of the hand-written plain-words questions (benchmarks/plain_train:
     on training policies only, evidence phrases copied from the sentences that answer them, one
@@ -345,14 +351,13 @@ def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.nda
 
     quotes_evidence = seed_scoreboard().quotes_evidence
     xs, ys = [], []
-    for f in sorted(PLAIN.glob("part*.jsonl")):
-        for r in (json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()):
-            pidx = split.indexes[split.pids.index(r["policy"])]
-            qvec = embedder.embed_query(r["question"])
-            xs.append(np.hstack([base_features(pidx, r["question"], qvec).x,
-                                 adapted_features(pidx, adapt(qvec, adapter))]))
-            ys.append(np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
-                                for u in pidx.units], dtype=np.float64))
+    for r in plain_questions():
+        pidx = split.indexes[split.pids.index(r["policy"])]
+        qvec = embedder.embed_query(r["question"])
+        xs.append(np.hstack([base_features(pidx, r["question"], qvec).x,
+                             adapted_features(pidx, adapt(qvec, adapter))]))
+        ys.append(np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
+                            for u in pidx.units], dtype=np.float64))
     return xs, ys
 
 
@@ -572,9 +577,8 @@ def main(argv=None) -> int:
               ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
               if args.data.startswith("opp115") else "PolicyQA dev")
     if plain:
-        n_plain = sum(1 for f in PLAIN.glob("part*.jsonl") for line in f.read_text().splitlines() if line.strip())
-        source += (f"; the hand-written plain-words questions of benchmarks/plain_train ({n_plain}), each row "
-                   f"counting {args.plain_weight:g} times")
+        source += (f"; the hand-written plain-words questions of benchmarks/plain_train "
+                   f"({len(plain_questions())}), each row counting {args.plain_weight:g} times")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,
