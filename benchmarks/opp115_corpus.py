@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Write the policy documents of the hand-written plain-words question sets on OPP-115 policies.
 
-- natural_dev (the tuning set, ../natural_dev_questions.jsonl): five of the ten OPP-115
+- natural_dev (the tuning set, benchmarks/natural_dev_questions.jsonl): five of the ten OPP-115
   validation policies (benchmarks/opp115.is_validation: no model here is trained on them), to
   benchmarks/natural_dev/corpus/;
-- plain_train (training questions, ../plain_train/*.jsonl): 32 of the 65 training
+- plain_train (training questions, benchmarks/plain_train/*.jsonl): 32 of the 65 training
   policies, to benchmarks/plain_train/corpus/.
 Each policy is written as benchmarks/opp115.load builds it (its segments joined by blank lines,
 as PolicyQA builds a policy document), as <id>.txt. Idempotent. Run from anywhere:
 
-    python benchmarks/natural_dev/make_corpus.py [natural_dev|plain_train]
+    python benchmarks/opp115_corpus.py [natural_dev|plain_train]
 """
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import opp115  # noqa: E402
 
