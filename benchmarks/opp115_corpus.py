@@ -26,7 +26,12 @@ SETS = {  # name -> (domains, validation policies?)
                      "geocaching.com", "sltrib.com", "enthusiastnetwork.com", "sidearmsports.com", "foxsports.com",
                      "timeinc.com", "abcnews.com", "fortune.com", "washingtonpost.com", "newsbusters.org", "wnep.com",
                      "minecraft.gamepedia.com", "taylorswift.com", "voxmedia.com", "lids.com", "imdb.com",
-                     "chasepaymentech.com"], False),
+                     "chasepaymentech.com",
+                     # parts 9-13 (2026-12-01, third session)
+                     "freep.com", "dcccd.edu", "austincc.edu", "citizen.org", "thehill.com", "miaminewtimes.com",
+                     "msn.com", "wsmv.com", "sports-reference.com", "latinpost.com", "ocregister.com",
+                     "tgifridays.com", "barnesandnoble.com", "fredericknewspost.com", "usa.gov", "ifsa-butler.org",
+                     "esquire.com", "meredith.com", "lynda.com", "stlouisfed.org"], False),
 }
 
 
