@@ -181,6 +181,25 @@ def build_examples(units: dict[str, PolicyUnits], questions) -> tuple[list[Examp
     return out, stats
 
 
+def plain_examples(units: dict[str, PolicyUnits]) -> list[Example]:
+    """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl, on
+    OPP-115 training policies) as examples: a unit is a positive when it holds an evidence
+    phrase, as ../shared/bench/score_seeds.py scores a quote. Silent questions have none."""
+    sys.path.insert(1, str(ROOT / "benchmarks"))
+    from _data import seed_scoreboard
+
+    quotes_evidence = seed_scoreboard().quotes_evidence
+    out = []
+    for f in sorted((ROOT / "benchmarks" / "plain_train").glob("part*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line) if line.strip() else None
+            if not r or not r["evidence"]:
+                continue
+            pos = [i for i, u in enumerate(units[r["policy"]].units) if quotes_evidence(u.text, r["evidence"])]
+            out.append(Example(r["policy"], r["question"], pos, set(pos)))
+    return out
+
+
 # --------------------------------------------------------------------------- models
 def set_seed(seed: int) -> None:
     import torch
@@ -513,9 +532,13 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", type=float, default=HYPER["lr"])
     ap.add_argument("--batch-size", type=int, default=HYPER["batch_size"])
     ap.add_argument("--seed", type=int, default=HYPER["seed"])
-    ap.add_argument("--data", choices=("dev", "opp115"), default="dev",
+    ap.add_argument("--data", choices=("dev", "opp115", "plain"), default="dev",
                     help="opp115: train one model on the OPP-115 training policies (benchmarks/opp115.py: "
-                         "not the PolicyQA dev split, not the validation policies) into --out")
+                         "not the PolicyQA dev split, not the validation policies) into --out; plain: on "
+                         "the hand-written plain-words questions of those policies only (benchmarks/plain_train)")
+    ap.add_argument("--plain-repeat", type=int, default=0, metavar="R",
+                    help="with --data opp115: add the plain-words questions, each R times (--data plain: once "
+                         "unless R is given)")
     ap.add_argument("--interpolate", type=float, default=1.0, metavar="ALPHA",
                     help="with --data opp115: keep ALPHA of the fine-tuned weights and 1 - ALPHA of the "
                          "bundled model's (WiSE-FT; see interpolate())")
@@ -539,7 +562,7 @@ def main(argv=None) -> None:
         print(table({"PolicyQA dev, all 20": {"bundled all-MiniLM-L6-v2": evaluate_models(None, units, questions, "base"),
                                               str(args.evaluate): evaluate_models(args.evaluate, units, questions, "ft")}}))
         return
-    if args.data == "opp115":
+    if args.data in ("opp115", "plain"):
         sys.path.insert(1, str(ROOT / "benchmarks"))
         import opp115
 
@@ -547,18 +570,27 @@ def main(argv=None) -> None:
         policies = [p for i, p in enumerate(policies) if not opp115.is_validation(i)]
         keep = {p.pid for p in policies}
         questions = [q for q in questions if q.pid in keep]
-        if args.max_examples:
+        if args.data == "plain":
+            questions = []
+        elif args.max_examples:
             questions = random.Random(args.seed).sample(questions, min(args.max_examples, len(questions)))
     else:
         policies, questions = B.load_split("dev", SHARED / "eval" / "policyqa")
     t = time.perf_counter()
     units = build_units(policies)
     examples, stats = build_examples(units, questions)
+    repeat = args.plain_repeat or int(args.data == "plain")
+    if args.data in ("opp115", "plain") and repeat:
+        plain = plain_examples(units)
+        examples += plain * repeat
+        stats["plain_questions"] = len(plain)
+        stats["plain_positive_units"] = sum(len(e.positives) for e in plain)
+        stats["plain_repeat"] = repeat
     print(f"# data: {len(policies)} policies, {sum(len(u.units) for u in units.values())} units, "
           f"{time.perf_counter() - t:.1f}s", flush=True)
     print("  " + json.dumps(stats), flush=True)
 
-    if args.data == "opp115":
+    if args.data in ("opp115", "plain"):
         out = args.out
         model, secs, n_triples, steps = train(units, examples, hp)
         save(model, out)

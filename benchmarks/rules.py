@@ -14,6 +14,7 @@ natural-question tuning set (five long OPP-115 validation policies: benchmarks/n
 the natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
 
 The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar).
+POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
     python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,reranker] [--sets ...]
 """
@@ -87,17 +88,18 @@ def main() -> None:
     args = ap.parse_args()
     quotes_evidence = seed_scoreboard().quotes_evidence
     stores = {}
+    model = os.environ.get("POLICYQA_MODEL", "all-MiniLM-L6-v2")
     with tempfile.TemporaryDirectory() as tmp:
         print("| set | rule off | hit@1 | hit@3 | flag | silent refused |\n|---|---|---|---|---|---|")
         for name in args.sets.split(","):
             path, corpus = SETS[name]
             if corpus not in stores:
-                stores[corpus] = open_store(Path(tmp) / f"store-{len(stores)}", "all-MiniLM-L6-v2", "onnx-int8")
+                stores[corpus] = open_store(Path(tmp) / f"store-{len(stores)}", model, "onnx-int8")
                 ingest_paths([corpus], stores[corpus])
             rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
             for v in args.variants.split(","):
                 with variant(v):
-                    m = evaluate(Assistant(stores[corpus], reranker=v == "reranker"), rows, quotes_evidence)
+                    m = evaluate(Assistant(stores[corpus], model=model, reranker=v == "reranker"), rows, quotes_evidence)
                 label = {"all": "none (as shipped)", "reranker": "none, reranker on"}.get(v, v.removeprefix("no-"))
                 print(f"| {name} ({len(rows)} q) | {label} | " + " | ".join(m.values()) + " |", flush=True)
 

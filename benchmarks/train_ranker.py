@@ -362,7 +362,7 @@ def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.nda
 
 
 def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
-        use_adapter: bool = True, plain: tuple[float, object] | None = None) -> dict:
+        use_adapter: bool = True, plain: tuple[float, object] | None = None, opp115_weight: float = 1.0) -> dict:
     """Adapter, then logistic model, label = the unit covers a gold location (loc_hit); a
     silent question's units are all negatives, which makes the score absolute: a policy whose
     best clause is merely the closest one, on a question it does not address, must score low.
@@ -371,28 +371,33 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
     training policies (cross-fitting); the shipped adapter is then fitted on all of them.
     `plain`: (weight, embedder): the hand-written plain-words questions' rows (plain_rows, with
     the shipped adapter, which never saw these questions) join the logistic model's, each row
-    counting `weight` times."""
+    counting `weight` times; `opp115_weight`: what each of `questions`' rows counts then (0: the
+    logistic model learns from the plain-words rows alone; the adapter still from `questions`)."""
     from qa.rank import encode_matrix
 
-    if not use_adapter:
-        return fit_logistic([full_features(split, q, None) for q in questions], [q.loc for q in questions], c)
     answerable = [q for q in questions if not q.silent]
     pols = sorted({q.policy for q in questions})
     half = {p: i % 2 for i, p in enumerate(pols)}
-    xs, ys = [], []
-    for h in (0, 1):
+    xs, ys, final = [], [], None
+    if not use_adapter:  # the adapted columns repeat the raw cosines
+        xs, ys = [full_features(split, q, None) for q in questions], [q.loc for q in questions]
+    for h in (0, 1) if use_adapter else ():
         adapter = fit_adapter(split, [q for q in answerable if half[q.policy] != h], lam)
         for q in (q for q in questions if half[q.policy] == h):
             xs.append(full_features(split, q, adapter))
             ys.append(q.loc)
-    final = fit_adapter(split, answerable, lam)
+    if use_adapter:
+        final = fit_adapter(split, answerable, lam)
     weights = None
     if plain:
         px, py = plain_rows(split, final, plain[1])
-        weights = [np.ones(len(y)) for y in ys] + [np.full(len(y), plain[0]) for y in py]
+        if not opp115_weight:
+            xs, ys = [], []
+        weights = [np.full(len(y), opp115_weight) for y in ys] + [np.full(len(y), plain[0]) for y in py]
         xs, ys = xs + px, ys + py
     model = fit_logistic(xs, ys, c, weights)
-    model["adapter"] = encode_matrix(final)
+    if final is not None:
+        model["adapter"] = encode_matrix(final)
     return model
 
 
@@ -538,6 +543,11 @@ def main(argv=None) -> int:
     ap.add_argument("--plain-weight", type=float, default=0.0, metavar="W",
                     help="with --data opp115: add the hand-written plain-words questions of benchmarks/plain_train, "
                          "each row counting W times (the shipped model: 5)")
+    ap.add_argument("--opp115-weight", type=float, default=1.0, metavar="V",
+                    help="with --plain-weight: what each OPP-115 question's row counts (0: the logistic model "
+                         "learns from the plain-words rows alone; the query adapter still from OPP-115)")
+    ap.add_argument("--no-adapter", dest="adapter", action="store_false",
+                    help="no query adapter: the adapted columns repeat the raw cosines")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
@@ -561,7 +571,8 @@ def main(argv=None) -> int:
 
         train = [q for q in train if not is_validation(q.policy)]
     plain = (args.plain_weight, get_embedder(args.model, args.backend)) if args.plain_weight else None
-    model = fit(split, [q for q in train if not q.silent], args.c, args.lam, plain=plain)
+    model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,
+                opp115_weight=args.opp115_weight)
     if args.gate and any(q.silent for q in train):
         model["gate"] = fit_gate(split, train, args.c, args.lam)
     if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
