@@ -487,6 +487,23 @@ class Store:
             return diff or "fingerprint differs"
         return None
 
+    def reembed(self) -> bool:
+        """A store built with another embedding model (the same segmenter and schema) made to
+        serve this one: every active unit embedded again from the texts and unit places the store
+        keeps, then the new fingerprint recorded. Every policy stays, wherever it was ingested
+        from. A process killed midway leaves the old fingerprint, so the next one does it again.
+        False, and nothing done, when more than the model differs (the units would change too:
+        rebuild) or the store already serves this model."""
+        found = self._state.found_fingerprint() if self.exists() else {}
+        rest = lambda fp: {k: v for k, v in fp.items() if k != "model"}  # noqa: E731
+        if not found or found == self.fingerprint or rest(found) != rest(self.fingerprint):
+            return False
+        with self._chroma():
+            self._heal()
+            self._state.flip({})
+            self._rows, self._rows_key, self._snapshot = {}, None, ({}, {})
+        return True
+
     def check(self) -> None:
         reason = self.stale_reason()
         if reason:

@@ -335,3 +335,18 @@ def test_an_upload_left_out_by_a_killed_start_is_ingested_at_the_next(tmp_path):
     store = prepare_store(settings)
     assert "acme" in store.policies() and "9 days" in store.text("acme")
     assert ingest_paths([uploads], store).unchanged == ["acme"]  # and the next start re-embeds nothing
+
+
+def test_a_start_with_another_embedding_model_keeps_policies_ingested_elsewhere(tmp_path):
+    """The app once dropped a store built with another model and ingested only the bundled
+    corpus and the uploads again: a policy ingested with `policyqa ingest` was lost."""
+    from ingest.pipeline import ingest_paths
+    from web.service import prepare_store
+
+    elsewhere = tmp_path / "acme.txt"
+    elsewhere.write_text("Acme Privacy Policy\n\n1. Retention\n\nWe keep your images for 9 days.\n", "utf-8")
+    store = prepare_store(settings_for(tmp_path / "store"))
+    ingest_paths([elsewhere], store)
+    store = prepare_store(settings_for(tmp_path / "store").model_copy(update={"backend": "torch"}))
+    assert store.stale_reason() is None
+    assert "acme" in store.policies() and "figure-gen" in store.policies()

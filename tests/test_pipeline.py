@@ -119,6 +119,27 @@ def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_co
         ingest_paths([corpus_copy], other)
 
 
+def test_a_store_built_with_another_model_is_embedded_again_and_keeps_every_policy(tmp_path, corpus_copy, embedder):
+    """A new embedding model (a release, or POLICYQA_MODEL changed) must not cost the policies a
+    user ingested from anywhere: the store re-embeds the texts it keeps."""
+    from ingest.embedding import get_embedder
+
+    store = new_store(tmp_path / "store")
+    ingest_paths([corpus_copy / "figure-gen.txt", corpus_copy / "antiai-pics.txt"], store, embedder)
+    versions = {p: r.version for p, r in store.policies().items()}
+    other = open_store(tmp_path / "store", "all-MiniLM-L6-v2", "torch")
+    assert other.stale_reason() and other.reembed()
+    assert other.stale_reason() is None and not other.reembed()  # done once
+    assert {p: r.version for p, r in other.policies().items()} == versions
+    rows = other.rows()["figure-gen"]
+    torch_vectors = get_embedder("all-MiniLM-L6-v2", "torch").embed_passages([rows.units[0].context])
+    assert abs(float(rows.vectors[0] @ torch_vectors[0]) - 1.0) < 1e-4  # the new model's vectors
+    ans = Assistant(other, model="all-MiniLM-L6-v2", backend="torch").answer("Is my data sent to China?", "figure-gen")
+    assert ans.citations and all(c.policy == "figure-gen" for c in ans.citations)
+    with pytest.raises(StoreMismatch, match="all-MiniLM-L6-v2/torch"):  # the old model's readers are told
+        store.rows()
+
+
 def test_a_file_over_the_time_bound_is_stopped_and_the_rest_ingests(tmp_path, embedder):
     from hostile import pdf_bomb
     from ingest.types import Limits

@@ -58,14 +58,19 @@ def _progress(label: str):
 
 
 def prepare_store(settings: Settings) -> Store:
-    """Open the store; on a cold start (no store, or one built with another model or segmenter)
-    ingest the bundled corpus first. Uploaded policies are ingested at every start: a start
+    """Open the store; a store built with another embedding model has its policies embedded
+    again (Store.reembed: none is lost); on a cold start (no store, or one built with another
+    segmenter) ingest the bundled corpus first. Uploaded policies are ingested at every start: a start
     killed between the corpus and the uploads would otherwise leave them out for good (the next
     start is warm); an unchanged upload costs a read."""
     store = store_from_settings(settings)
     stale = store.stale_reason()
-    cold = bool(stale) or not store.exists()
     t0 = time.perf_counter()
+    if stale and store.reembed():
+        log.warning("store %s was built with another model (%s): its policies were embedded again",
+                    settings.store, stale)
+        stale = None
+    cold = bool(stale) or not store.exists()
     if stale:
         log.warning("store %s was built differently (%s): rebuilding it", settings.store, stale)
         store.reset()
