@@ -28,6 +28,9 @@ policy text with its `locate`, the sentence pick as its `cli` system makes it).
     python benchmarks/finetune_embedder.py --data opp115 --max-examples 8000 --epochs 1 \
         --out /tmp/ft-opp115 [--interpolate 0.5]                # on OPP-115's training policies
     python benchmarks/finetune_embedder.py --evaluate /tmp/ft-opp115   # dense, PolicyQA dev, held out
+    python benchmarks/finetune_embedder.py --data plain --epochs 3 --threads 2 --out /tmp/ft-plain
+        # on the hand-written plain-words questions only (benchmarks/plain_train); with --data opp115,
+        # --plain-repeat R adds them R times to OPP-115's
 """
 from __future__ import annotations
 
