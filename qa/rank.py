@@ -148,8 +148,8 @@ def adjust(pidx: PolicyIndex, question: str, scores: np.ndarray, missing: list[s
       answer without giving it, so it needs twice the score to come first;
     - a question naming something the policy never mentions ("Is my data sent to China?" of a
       policy without the word China) is not addressed by it, however close the generic words
-      ("data", "sent") come: every score is cut below the bar. Names are Title-case words after the first; acronyms (AI, EU)
-      are not taken as names, as policies spell them out. So is a question about a practice or
+      ("data", "sent") come: every score is cut below the bar. Names are Title-case words
+      after the first; acronyms (AI, EU) are not taken as names, as policies spell them out. So is a question about a practice or
       kind of data (TOPICS: "Do you collect biometric data?") the policy has no word for.
     `missing`: absent(pidx, question), when the caller has it already."""
     out = np.where(pidx.signpost, scores * SIGNPOST_WEIGHT, scores)

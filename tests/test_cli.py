@@ -195,3 +195,24 @@ def test_ingest_reads_paths_relative_to_where_it_is_run(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["added"] == ["acme"]
     assert (tmp_path / "store" / "catalog.json").exists()
+
+
+def test_ingest_into_a_store_of_another_model_keeps_its_policies(tmp_path, monkeypatch, embedder):
+    """`policyqa ingest` with another embedding model configured embeds the kept policies again
+    (it used to refuse with StoreMismatch): the policy ingested before stays answerable."""
+    store = tmp_path / "store"
+    assert run("ingest", CORPUS / "figure-gen.txt", "--store", store, "--json").exit_code == 0
+    from policyqa.settings import get_settings
+
+    monkeypatch.setenv("POLICYQA_BACKEND", "torch")
+    get_settings.cache_clear()
+    try:
+        r = run("ingest", CORPUS / "antiai-pics.txt", "--store", store)
+        assert r.exit_code == 0, r.output
+        assert "embedded again" in r.output and "added: 1  (antiai-pics)" in r.output
+        asked = json.loads(run("ask", "Is my data sent to China?", "--policy", "figure-gen", "--store", store,
+                               "--json").output)
+        assert asked["citations"] and {c["policy"] for c in asked["citations"]} == {"figure-gen"}
+    finally:
+        monkeypatch.delenv("POLICYQA_BACKEND")
+        get_settings.cache_clear()
