@@ -27,6 +27,14 @@ def scoreboard():
     return mod
 
 
+def plain_questions() -> list[dict]:
+    """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl): the
+    first stage's plain rows (train_ranker.py) and the embedder's plain examples
+    (finetune_embedder.py) both read them here."""
+    return [json.loads(line) for f in sorted((ROOT / "benchmarks" / "plain_train").glob("part*.jsonl"))
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def seed_scoreboard():
     """../shared/bench/score_seeds.py, imported from its path: its `quotes_evidence` is what
     every benchmark that reads `evidence` phrases judges a quote by."""

@@ -189,17 +189,13 @@ def plain_examples(units: dict[str, PolicyUnits]) -> list[Example]:
     OPP-115 training policies) as examples: a unit is a positive when it holds an evidence
     phrase, as ../shared/bench/score_seeds.py scores a quote. Silent questions have none."""
     sys.path.insert(1, str(ROOT / "benchmarks"))
-    from _data import seed_scoreboard
+    from _data import plain_questions, seed_scoreboard
 
     quotes_evidence = seed_scoreboard().quotes_evidence
     out = []
-    for f in sorted((ROOT / "benchmarks" / "plain_train").glob("part*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line) if line.strip() else None
-            if not r or not r["evidence"]:
-                continue
-            pos = [i for i, u in enumerate(units[r["policy"]].units) if quotes_evidence(u.text, r["evidence"])]
-            out.append(Example(r["policy"], r["question"], pos, set(pos)))
+    for r in (r for r in plain_questions() if r["evidence"]):
+        pos = [i for i, u in enumerate(units[r["policy"]].units) if quotes_evidence(u.text, r["evidence"])]
+        out.append(Example(r["policy"], r["question"], pos, set(pos)))
     return out
 
 
@@ -246,8 +242,11 @@ def base_vectors(texts: list[str]) -> np.ndarray:
 def hard_negative_pools(units, examples, pool: int) -> dict[int, list[int]]:
     """For every example, the base model's top-ranked units that are not banned."""
     pids = sorted({e.pid for e in examples})
-    vecs = {pid: base_vectors([u.context for u in units[pid].units]) for pid in pids}
-    qv = base_vectors([e.question for e in examples])
+    # one call: each call with texts not yet cached loads the model and rewrites the cache
+    every = base_vectors([u.context for pid in pids for u in units[pid].units] + [e.question for e in examples])
+    ends = np.cumsum([len(units[pid].units) for pid in pids])
+    vecs = {pid: every[end - len(units[pid].units):end] for pid, end in zip(pids, ends)}
+    qv = every[ends[-1] if pids else 0:]
     out = {}
     for n, e in enumerate(examples):
         order = np.argsort(-(vecs[e.pid] @ qv[n]), kind="stable")

@@ -4,7 +4,7 @@
 - natural_dev (the tuning set, benchmarks/natural_dev_questions.jsonl): five of the ten OPP-115
   validation policies (benchmarks/opp115.is_validation: no model here is trained on them), to
   benchmarks/natural_dev/corpus/;
-- plain_train (training questions, benchmarks/plain_train/*.jsonl): 32 of the 65 training
+- plain_train (training questions, benchmarks/plain_train/*.jsonl): 52 of the 65 training
   policies, to benchmarks/plain_train/corpus/.
 Each policy is written as benchmarks/opp115.load builds it (its segments joined by blank lines,
 as PolicyQA builds a policy document), as <id>.txt. Idempotent. Run from anywhere:

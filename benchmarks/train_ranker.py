@@ -331,21 +331,12 @@ def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
             "intercept": round(float(clf.intercept_[0]), 6)}
 
 
-PLAIN = ROOT / "benchmarks" / "plain_train"
-
-
-def plain_questions() -> list[dict]:
-    """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl)."""
-    return [json.loads(line) for f in sorted(PLAIN.glob("part*.jsonl"))
-            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Feature rows and labels of the hand-written plain-words questions (benchmarks/plain_train:
     on training policies only, evidence phrases copied from the sentences that answer them, one
     question in five silent). A unit is a positive when it holds an evidence phrase, as
     ../shared/bench/score_seeds.py scores a quote."""
-    from _data import seed_scoreboard
+    from _data import plain_questions, seed_scoreboard
 
     from qa.rank import adapt, adapted_features, base_features
 
@@ -379,9 +370,10 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
     pols = sorted({q.policy for q in questions})
     half = {p: i % 2 for i, p in enumerate(pols)}
     xs, ys, final = [], [], None
-    if not use_adapter:  # the adapted columns repeat the raw cosines
+    rows = not plain or opp115_weight > 0  # the OPP-115 questions' rows count at all
+    if rows and not use_adapter:  # the adapted columns repeat the raw cosines
         xs, ys = [full_features(split, q, None) for q in questions], [q.loc for q in questions]
-    for h in (0, 1) if use_adapter else ():
+    for h in (0, 1) if rows and use_adapter else ():
         adapter = fit_adapter(split, [q for q in answerable if half[q.policy] != h], lam)
         for q in (q for q in questions if half[q.policy] == h):
             xs.append(full_features(split, q, adapter))
@@ -391,8 +383,6 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
     weights = None
     if plain:
         px, py = plain_rows(split, final, plain[1])
-        if not opp115_weight:
-            xs, ys = [], []
         weights = [np.full(len(y), opp115_weight) for y in ys] + [np.full(len(y), plain[0]) for y in py]
         xs, ys = xs + px, ys + py
     model = fit_logistic(xs, ys, c, weights)
@@ -588,6 +578,8 @@ def main(argv=None) -> int:
               ("of every type" if args.data == "opp115-natural" else "of the types PolicyQA never asks about")
               if args.data.startswith("opp115") else "PolicyQA dev")
     if plain:
+        from _data import plain_questions
+
         source += (f"; the hand-written plain-words questions of benchmarks/plain_train "
                    f"({len(plain_questions())}), each row counting {args.plain_weight:g} times")
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
