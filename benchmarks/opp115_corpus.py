@@ -4,7 +4,7 @@
 - natural_dev (the tuning set, benchmarks/natural_dev_questions.jsonl): five of the ten OPP-115
   validation policies (benchmarks/opp115.is_validation: no model here is trained on them), to
   benchmarks/natural_dev/corpus/;
-- plain_train (training questions, benchmarks/plain_train/*.jsonl): 52 of the 65 training
+- plain_train (training questions, benchmarks/plain_train/*.jsonl): 60 of the 65 training
   policies, to benchmarks/plain_train/corpus/.
 Each policy is written as benchmarks/opp115.load builds it (its segments joined by blank lines,
 as PolicyQA builds a policy document), as <id>.txt. Idempotent. Run from anywhere:
@@ -31,7 +31,10 @@ SETS = {  # name -> (domains, validation policies?)
                      "freep.com", "dcccd.edu", "austincc.edu", "citizen.org", "thehill.com", "miaminewtimes.com",
                      "msn.com", "wsmv.com", "sports-reference.com", "latinpost.com", "ocregister.com",
                      "tgifridays.com", "barnesandnoble.com", "fredericknewspost.com", "usa.gov", "ifsa-butler.org",
-                     "esquire.com", "meredith.com", "lynda.com", "stlouisfed.org"], False),
+                     "esquire.com", "meredith.com", "lynda.com", "stlouisfed.org",
+                     # parts 14-15 (2026-12-01, fourth session); parts 16-18 ask again of earlier ones
+                     "www.loc.gov", "disinfo.com", "lodgemfg.com", "dairyqueen.com",
+                     "coffeereview.com", "liquor.com", "earthkam.org", "uptodate.com"], False),
 }
 
 
