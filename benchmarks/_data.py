@@ -9,6 +9,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("POLICYQA_SHARED", ROOT.parent / "shared"))
@@ -30,9 +31,20 @@ def scoreboard():
 def plain_questions() -> list[dict]:
     """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl): the
     first stage's plain rows (train_ranker.py) and the embedder's plain examples
-    (finetune_embedder.py) both read them here."""
-    return [json.loads(line) for f in sorted((ROOT / "benchmarks" / "plain_train").glob("part*.jsonl"))
+    (finetune_embedder.py) both read them here. POLICYQA_PLAIN_DIR: another folder of parts
+    (e.g. a subset, to measure what more questions buy)."""
+    folder = Path(os.environ.get("POLICYQA_PLAIN_DIR") or ROOT / "benchmarks" / "plain_train")
+    return [json.loads(line) for f in sorted(folder.glob("part*.jsonl"))
             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plain_policies(known) -> list[SimpleNamespace]:
+    """The policies plain-words questions are asked of that are not among `known` (OPP-115's,
+    by id): the list-shaped policies written for training (benchmarks/plain_train/corpus/synth-*),
+    as records with .pid and .text."""
+    corpus = ROOT / "benchmarks" / "plain_train" / "corpus"
+    pids = dict.fromkeys(r["policy"] for r in plain_questions() if r["policy"] not in set(known))
+    return [SimpleNamespace(pid=pid, text=(corpus / f"{pid}.txt").read_text(encoding="utf-8")) for pid in pids]
 
 
 def seed_scoreboard():

@@ -578,6 +578,10 @@ def main(argv=None) -> None:
             questions = random.Random(args.seed).sample(questions, min(args.max_examples, len(questions)))
     else:
         policies, questions = B.load_split("dev", SHARED / "eval" / "policyqa")
+    if args.data in ("opp115", "plain") and (args.plain_repeat or args.data == "plain"):
+        from _data import plain_policies  # the list-shaped policies written for training
+
+        policies += plain_policies(p.pid for p in policies)
     t = time.perf_counter()
     units = build_units(policies)
     examples, stats = build_examples(units, questions)

@@ -16,7 +16,7 @@ the natural-question set (five PolicyQA dev policies, held out: reported, never 
 The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar).
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,reranker] [--sets ...]
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,reranker] [--sets ...] [--log F]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after ROOT: benchmarks/ingest.py is not the package
 from ingest.pipeline import ingest_paths, open_store  # noqa: E402
-from qa import rank  # noqa: E402
+from qa import compose, rank  # noqa: E402
 from qa.service import Assistant  # noqa: E402
 from relevance import SETS as CLI_SETS  # noqa: E402  (after ours: it puts benchmarks/ first)
 from _data import seed_scoreboard  # noqa: E402
@@ -62,12 +62,15 @@ def variant(name: str):
         rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics = saved
 
 
-def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence) -> dict:
+def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence, log=None) -> dict:
+    """`log`: a list that gets one record per question (its first quote, and whether it hit)."""
     hit1 = hit3 = scoped = flag = silent = refused = 0
     for q in rows:
         ans = assistant.answer(q["question"], q.get("policy"))
         expected = q.get("answerable", True)
         flag += bool(ans.answerable) == expected
+        first = ans.citations[0].quote if ans.citations else None
+        h1 = None
         if not expected:
             silent += 1
             refused += not ans.answerable
@@ -75,7 +78,11 @@ def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence) -> dict:
             scoped += 1
             top = [c.quote for c in ans.citations[:3]]
             hit3 += any(quotes_evidence(t, q["evidence"]) for t in top)
-            hit1 += bool(top) and quotes_evidence(top[0], q["evidence"])
+            h1 = bool(top) and quotes_evidence(top[0], q["evidence"])
+            hit1 += h1
+        if log is not None:
+            log.append({"question": q["question"], "policy": q.get("policy"), "hit@1": h1,
+                        "flag": bool(ans.answerable) == expected, "first": first})
     ratio = lambda a, b: f"{a / b:.3f}" if b else "-"  # noqa: E731
     return {"hit@1": ratio(hit1, scoped), "hit@3": ratio(hit3, scoped), "flag": ratio(flag, len(rows)),
             "silent refused": ratio(refused, silent)}
@@ -85,7 +92,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default="all,no-signpost,no-names,no-topics")
     ap.add_argument("--sets", default=",".join(ORDER))
+    ap.add_argument("--min-cosine", type=float, help="another floor for qa.compose.MIN_COSINE (it is the embedder's own)")
+    ap.add_argument("--log", type=Path, help="write every answer's first quote and verdict here (JSON lines)")
     args = ap.parse_args()
+    if args.min_cosine is not None:
+        compose.MIN_COSINE = args.min_cosine
+    log = []
     quotes_evidence = seed_scoreboard().quotes_evidence
     stores = {}
     model = os.environ.get("POLICYQA_MODEL", "all-MiniLM-L6-v2")
@@ -99,9 +111,14 @@ def main() -> None:
             rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
             for v in args.variants.split(","):
                 with variant(v):
-                    m = evaluate(Assistant(stores[corpus], model=model, reranker=v == "reranker"), rows, quotes_evidence)
+                    records = []
+                    m = evaluate(Assistant(stores[corpus], model=model, reranker=v == "reranker"), rows,
+                                 quotes_evidence, records)
+                log += [{"set": name, "variant": v, **r} for r in records]
                 label = {"all": "none (as shipped)", "reranker": "none, reranker on"}.get(v, v.removeprefix("no-"))
                 print(f"| {name} ({len(rows)} q) | {label} | " + " | ".join(m.values()) + " |", flush=True)
+    if args.log:
+        args.log.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -275,22 +275,23 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- training
-def fit_adapter(split: Split, questions: list[Question], lam: float = 0.03, epochs: int = 40,
-                temperature: float = 0.05, lr: float = 1e-3, seed: int = 0) -> np.ndarray:
+def fit_adapter(split: Split, items: list[tuple[int, np.ndarray, np.ndarray]], lam: float = 0.03,
+                epochs: int = 40, temperature: float = 0.05, lr: float = 1e-3, seed: int = 0) -> np.ndarray:
     """The query adapter A (q' = q + qA): softmax over each policy's units of cos(q', unit)/T,
     maximising the probability of the units that cover a gold location; L2 pulls A to 0
-    (q' = q), so what it learns must be worth it on many questions."""
+    (q' = q), so what it learns must be worth it on many questions. `items`: (policy index,
+    query vector, positive units) per question (`adapter_items`, `PlainQuestion.item`); one
+    step per policy."""
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # a shared 2-core machine; the batches are small anyway
     groups = {}
-    for q in questions:
-        if q.loc.any():
-            groups.setdefault(q.policy, []).append(q)
-    data = [(torch.tensor(split.indexes[p].vectors),
-             torch.tensor(np.stack([split.qvecs[q.text] for q in qs])),
-             torch.tensor(np.stack([q.loc for q in qs]))) for p, qs in groups.items()]
+    for policy, qvec, loc in items:
+        if loc.any():
+            groups.setdefault(policy, []).append((qvec, loc))
+    data = [(torch.tensor(split.indexes[p].vectors), torch.tensor(np.stack([v for v, _ in g])),
+             torch.tensor(np.stack([loc for _, loc in g]))) for p, g in groups.items()]
     dim = data[0][0].shape[1]
     a = torch.zeros(dim, dim, requires_grad=True)
     opt = torch.optim.Adam([a], lr=lr)
@@ -304,6 +305,10 @@ def fit_adapter(split: Split, questions: list[Question], lam: float = 0.03, epoc
             loss.backward()
             opt.step()
     return a.detach().numpy()
+
+
+def adapter_items(split: Split, questions: list[Question]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    return [(q.policy, split.qvecs[q.text], q.loc) for q in questions]
 
 
 def full_features(split: Split, q: Question, adapter: np.ndarray | None) -> np.ndarray:
@@ -331,58 +336,100 @@ def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
             "intercept": round(float(clf.intercept_[0]), 6)}
 
 
-def plain_rows(split: Split, adapter: np.ndarray, embedder) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Feature rows and labels of the hand-written plain-words questions (benchmarks/plain_train:
-    on training policies only, evidence phrases copied from the sentences that answer them, one
-    question in five silent). A unit is a positive when it holds an evidence phrase, as
+@dataclass
+class PlainQuestion:
+    """A hand-written plain-words question (benchmarks/plain_train: on training policies only,
+    evidence phrases copied from the sentences that answer them, one question in five silent)
+    against its policy's units: a unit is a positive when it holds an evidence phrase, as
     ../shared/bench/score_seeds.py scores a quote."""
-    from _data import plain_questions, seed_scoreboard
 
-    from qa.rank import adapt, adapted_features, base_features
+    policy: int
+    text: str
+    qvec: np.ndarray
+    x: np.ndarray  # the BASE columns
+    y: np.ndarray  # 1.0 where the unit holds an evidence phrase
+
+    @property
+    def item(self) -> tuple[int, np.ndarray, np.ndarray]:
+        return self.policy, self.qvec, self.y > 0
+
+
+def plain_questions(split: Split, embedder) -> list[PlainQuestion]:
+    """The plain-words questions against `split`'s policies; the policies written for training
+    (not OPP-115's) are ingested and added to `split` first."""
+    from _data import plain_policies, plain_questions as records, seed_scoreboard
+
+    from qa.rank import base_features
 
     quotes_evidence = seed_scoreboard().quotes_evidence
-    xs, ys = [], []
-    for r in plain_questions():
-        pidx = split.indexes[split.pids.index(r["policy"])]
-        qvec = embedder.embed_query(r["question"])
-        xs.append(np.hstack([base_features(pidx, r["question"], qvec).x,
-                             adapted_features(pidx, adapt(qvec, adapter))]))
-        ys.append(np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
-                            for u in pidx.units], dtype=np.float64))
-    return xs, ys
+    with tempfile.TemporaryDirectory() as tmp:
+        for pol in plain_policies(split.pids):
+            split.indexes.append(policy_index(pol, embedder, Path(tmp))[0])
+            split.pids.append(pol.pid)
+    out = []
+    for r in records():
+        pi = split.pids.index(r["policy"])
+        pidx, qvec = split.indexes[pi], embedder.embed_query(r["question"])
+        out.append(PlainQuestion(pi, r["question"], qvec, base_features(pidx, r["question"], qvec).x,
+                                 np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
+                                           for u in pidx.units], dtype=np.float64)))
+    return out
+
+
+def plain_row(split: Split, q: PlainQuestion, adapter: np.ndarray | None) -> np.ndarray:
+    from qa.rank import adapt, adapted_features
+
+    return np.hstack([q.x, adapted_features(split.indexes[q.policy], adapt(q.qvec, adapter))])
 
 
 def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
-        use_adapter: bool = True, plain: tuple[float, object] | None = None, opp115_weight: float = 1.0) -> dict:
+        use_adapter: bool = True, plain: tuple[float, object] | None = None, opp115_weight: float = 1.0,
+        adapter_plain: int = 0) -> dict:
     """Adapter, then logistic model, label = the unit covers a gold location (loc_hit); a
     silent question's units are all negatives, which makes the score absolute: a policy whose
     best clause is merely the closest one, on a question it does not address, must score low.
     The logistic model must see adapted cosines as they look on policies the adapter never
     saw, so its training rows get them from adapters fitted on the other half of the
     training policies (cross-fitting); the shipped adapter is then fitted on all of them.
-    `plain`: (weight, embedder): the hand-written plain-words questions' rows (plain_rows, with
-    the shipped adapter, which never saw these questions) join the logistic model's, each row
-    counting `weight` times; `opp115_weight`: what each of `questions`' rows counts then (0: the
-    logistic model learns from the plain-words rows alone; the adapter still from `questions`)."""
+    `plain`: (weight, embedder): the hand-written plain-words questions' rows join the logistic
+    model's, each row counting `weight` times; `opp115_weight`: what each of `questions'` rows
+    counts then (0: the logistic model learns from the plain-words rows alone).
+    `adapter_plain`: the adapter learns from the plain-words questions too, each counting that
+    many times (0: from `questions` alone, and the plain rows take the final adapter, which never
+    saw them; otherwise they are cross-fitted by the same halves)."""
     from qa.rank import encode_matrix
 
     answerable = [q for q in questions if not q.silent]
     pols = sorted({q.policy for q in questions})
     half = {p: i % 2 for i, p in enumerate(pols)}
-    xs, ys, final = [], [], None
+    pq = plain_questions(split, plain[1]) if plain else []
+    for q in pq:
+        half.setdefault(q.policy, q.policy % 2)
+
+    def items(h=None):  # the adapter's training questions, those of half h left out
+        return (adapter_items(split, [q for q in answerable if half[q.policy] != h])
+                + [q.item for q in pq if half[q.policy] != h] * adapter_plain)
+
+    xs, ys, px, py, final = [], [], [], [], None
     rows = not plain or opp115_weight > 0  # the OPP-115 questions' rows count at all
-    if rows and not use_adapter:  # the adapted columns repeat the raw cosines
-        xs, ys = [full_features(split, q, None) for q in questions], [q.loc for q in questions]
-    for h in (0, 1) if rows and use_adapter else ():
-        adapter = fit_adapter(split, [q for q in answerable if half[q.policy] != h], lam)
-        for q in (q for q in questions if half[q.policy] == h):
+    if not use_adapter:  # the adapted columns repeat the raw cosines
+        if rows:
+            xs, ys = [full_features(split, q, None) for q in questions], [q.loc for q in questions]
+        px, py = [plain_row(split, q, None) for q in pq], [q.y for q in pq]
+    for h in (0, 1) if use_adapter and (rows or adapter_plain) else ():
+        adapter = fit_adapter(split, items(h), lam)
+        for q in (q for q in questions if half[q.policy] == h and rows):
             xs.append(full_features(split, q, adapter))
             ys.append(q.loc)
+        if adapter_plain:
+            px += [plain_row(split, q, adapter) for q in pq if half[q.policy] == h]
+            py += [q.y for q in pq if half[q.policy] == h]
     if use_adapter:
-        final = fit_adapter(split, answerable, lam)
+        final = fit_adapter(split, items(), lam)
+        if not adapter_plain:
+            px, py = [plain_row(split, q, final) for q in pq], [q.y for q in pq]
     weights = None
     if plain:
-        px, py = plain_rows(split, final, plain[1])
         weights = [np.full(len(y), opp115_weight) for y in ys] + [np.full(len(y), plain[0]) for y in py]
         xs, ys = xs + px, ys + py
     model = fit_logistic(xs, ys, c, weights)
@@ -536,6 +583,9 @@ def main(argv=None) -> int:
     ap.add_argument("--opp115-weight", type=float, default=1.0, metavar="V",
                     help="with --plain-weight: what each OPP-115 question's row counts (0: the logistic model "
                          "learns from the plain-words rows alone; the query adapter still from OPP-115)")
+    ap.add_argument("--adapter-plain", type=int, default=0, metavar="R",
+                    help="with --plain-weight: the query adapter learns from the plain-words questions too, "
+                         "each counting R times (their rows then cross-fitted as OPP-115's)")
     ap.add_argument("--no-adapter", dest="adapter", action="store_false",
                     help="no query adapter: the adapted columns repeat the raw cosines")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
@@ -562,7 +612,7 @@ def main(argv=None) -> int:
         train = [q for q in train if not is_validation(q.policy)]
     plain = (args.plain_weight, get_embedder(args.model, args.backend)) if args.plain_weight else None
     model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,
-                opp115_weight=args.opp115_weight)
+                opp115_weight=args.opp115_weight, adapter_plain=args.adapter_plain)
     if args.gate and any(q.silent for q in train):
         model["gate"] = fit_gate(split, train, args.c, args.lam)
     if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
