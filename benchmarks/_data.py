@@ -2,6 +2,7 @@
 scoreboard in ../shared/bench/policyqa_bench.py builds them)."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -36,6 +37,12 @@ def plain_questions() -> list[dict]:
     folder = Path(os.environ.get("POLICYQA_PLAIN_DIR") or ROOT / "benchmarks" / "plain_train")
     return [json.loads(line) for f in sorted(folder.glob("part*.jsonl"))
             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plain_half(pid: str) -> int:
+    """0 or 1: the half a plain-words policy falls in when they are held out by halves
+    (train_ranker.py --plain-cv, finetune_embedder.py --plain-half), by a hash of its id."""
+    return hashlib.sha256(pid.encode()).digest()[0] % 2
 
 
 def plain_policies(known) -> list[SimpleNamespace]:

@@ -184,16 +184,18 @@ def build_examples(units: dict[str, PolicyUnits], questions) -> tuple[list[Examp
     return out, stats
 
 
-def plain_examples(units: dict[str, PolicyUnits]) -> list[Example]:
+def plain_examples(units: dict[str, PolicyUnits], leave_out: int | None = None) -> list[Example]:
     """The hand-written plain-words training questions (benchmarks/plain_train/part*.jsonl, on
-    OPP-115 training policies) as examples: a unit is a positive when it holds an evidence
-    phrase, as ../shared/bench/score_seeds.py scores a quote. Silent questions have none."""
+    OPP-115 training policies and the list-shaped ones written for training) as examples: a unit
+    is a positive when it holds an evidence phrase, as ../shared/bench/score_seeds.py scores a
+    quote. Silent questions have none. `leave_out`: the half of the policies (_data.plain_half)
+    whose questions are left out, so train_ranker.py --plain-cv-half can score them."""
     sys.path.insert(1, str(ROOT / "benchmarks"))
-    from _data import plain_questions, seed_scoreboard
+    from _data import plain_half, plain_questions, seed_scoreboard
 
     quotes_evidence = seed_scoreboard().quotes_evidence
     out = []
-    for r in (r for r in plain_questions() if r["evidence"]):
+    for r in (r for r in plain_questions() if r["evidence"] and plain_half(r["policy"]) != leave_out):
         pos = [i for i, u in enumerate(units[r["policy"]].units) if quotes_evidence(u.text, r["evidence"])]
         out.append(Example(r["policy"], r["question"], pos, set(pos)))
     return out
@@ -541,6 +543,9 @@ def main(argv=None) -> None:
     ap.add_argument("--plain-repeat", type=int, default=0, metavar="R",
                     help="with --data opp115: add the plain-words questions, each R times (--data plain: once "
                          "unless R is given)")
+    ap.add_argument("--plain-half", type=int, choices=(0, 1),
+                    help="leave out the plain-words questions of this half of the policies (for "
+                         "train_ranker.py --plain-cv --plain-cv-half H over this model)")
     ap.add_argument("--interpolate", type=float, default=1.0, metavar="ALPHA",
                     help="with --data opp115: keep ALPHA of the fine-tuned weights and 1 - ALPHA of the "
                          "bundled model's (WiSE-FT; see interpolate())")
@@ -587,7 +592,7 @@ def main(argv=None) -> None:
     examples, stats = build_examples(units, questions)
     repeat = args.plain_repeat or int(args.data == "plain")
     if args.data in ("opp115", "plain") and repeat:
-        plain = plain_examples(units)
+        plain = plain_examples(units, args.plain_half)
         examples += plain * repeat
         stats["plain_questions"] = len(plain)
         stats["plain_positive_units"] = sum(len(e.positives) for e in plain)
