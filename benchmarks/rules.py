@@ -13,10 +13,12 @@ multilingual.jsonl (the bundled policies; the rules were written against these),
 natural-question tuning set (five long OPP-115 validation policies: benchmarks/natural_dev) and
 the natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
 
-The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar).
+The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar);
+no-gate without the ranker's gate (qa.rank.addresses: a policy whose P(addresses) is below the
+gate's threshold is silent).
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,reranker] [--sets ...] [--log F]
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,reranker] [--sets ...] [--log F]
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def variant(name: str):
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
-    elif name not in ("all", "reranker"):  # reranker: see main
+    elif name not in ("all", "reranker", "no-gate"):  # reranker, no-gate: see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
@@ -112,8 +114,10 @@ def main() -> None:
             for v in args.variants.split(","):
                 with variant(v):
                     records = []
-                    m = evaluate(Assistant(stores[corpus], model=model, reranker=v == "reranker"), rows,
-                                 quotes_evidence, records)
+                    assistant = Assistant(stores[corpus], model=model, reranker=v == "reranker")
+                    if v == "no-gate":
+                        assistant.gate = None
+                    m = evaluate(assistant, rows, quotes_evidence, records)
                 log += [{"set": name, "variant": v, **r} for r in records]
                 label = {"all": "none (as shipped)", "reranker": "none, reranker on"}.get(v, v.removeprefix("no-"))
                 print(f"| {name} ({len(rows)} q) | {label} | " + " | ".join(m.values()) + " |", flush=True)

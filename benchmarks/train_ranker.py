@@ -440,7 +440,7 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
 
 
 def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object], bar: float, c: float = 1.0,
-             lam: float = 0.03, halves: int | None = None, **fit_args) -> dict:
+             lam: float = 0.03, halves: int | None = None, **fit_args) -> tuple[dict, list[GateRow]]:
     """The plain-words questions as a held-out measure: for each half of their policies, a model
     fitted with the plain-words questions of the other half only (and every OPP-115 question),
     scored on this half's as answers score them (signposts weighted, rank.adjust's rules). Per
@@ -449,23 +449,25 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
     answerable questions at or above `bar` and of silent ones below it. ~900 answerable
     questions on 68 policies: more signal than natural-dev's 55 on 5. Halves by _data.plain_half;
     `halves`: score that half only (an embedder fine-tuned on the other half's questions:
-    `finetune_embedder.py --data plain --plain-half H`)."""
-    from qa.rank import adapt, adapted_features, adapter_of, adjust, score
+    `finetune_embedder.py --data plain --plain-half H`). Also returns each question's GateRow."""
+    from qa.rank import adapt, adapted_features, adapter_of, adjust, gate_features, score
 
     from _data import plain_half
 
     pq = plain_questions(split, plain[1])
     half = {q.policy: plain_half(split.pids[q.policy]) for q in pq}
-    rows = collections.defaultdict(list)
+    rows, gates = collections.defaultdict(list), []
     for h in (0, 1) if halves is None else (halves,):
         model = fit(split, questions, c, lam, plain=plain, plain_keep=lambda q, h=h: half[q.policy] != h, **fit_args)
         adapter = adapter_of(model)
         for q in (q for q in pq if half[q.policy] == h):
             pidx = split.indexes[q.policy]
-            s = adjust(pidx, q.text, score(np.hstack([q.x, adapted_features(pidx, adapt(q.qvec, adapter))]), model))
+            x = np.hstack([q.x, adapted_features(pidx, adapt(q.qvec, adapter))])
+            s = adjust(pidx, q.text, score(x, model))
             top = np.argsort(-s, kind="stable")[:3]
             group = "written, list-shaped" if split.pids[q.policy].startswith("synth-") else "OPP-115 prose"
             rows[group].append((q.y.any(), q.y[top[0]] > 0, q.y[top].any(), float(s.max())))
+            gates.append(GateRow(h, bool(q.y.any()), float(s.max()), gate_features(x, s)))
     out = {}
     for group, r in sorted(rows.items()):
         ans = [x for x in r if x[0]]
@@ -476,62 +478,61 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
                       "silent AUC": round(auc(np.array([x[3] for x in ans]), np.array([x[3] for x in sil])), 3),
                       "answered at bar": round(float(np.mean([x[3] >= bar for x in ans])), 3),
                       "silent refused": round(float(np.mean([x[3] < bar for x in sil])), 3)}
-    return out
+    return out, gates
 
 
-# --------------------------------------------------------------------------- the gate experiment
-GATE = ("top", "top3", "dense_max", "adapted_max", "window_max", "bm25_max", "cover_top", "cover_idf_top",
-        "missing", "log_units")
+# --------------------------------------------------------------------------- the gate
+@dataclass(frozen=True)
+class GateRow:
+    """One plain-words question against its policy, scored by a ranker that never saw that half
+    of the policies: its half, whether the policy addresses it, the best score, gate_features."""
+
+    half: int
+    answerable: bool
+    best: float
+    x: np.ndarray
 
 
-def gate_features(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """What might say whether a policy addresses a question at all, from its ranked clauses: how
-    well the best ones score, how close in meaning and in words the policy comes, and what share
-    of the question's terms it never uses. One row per (question, policy)."""
-    from qa.rank import FEATURES
-
-    col = {f: i for i, f in enumerate(FEATURES)}
-    top = np.argsort(-scores, kind="stable")[:3]
-    p = np.clip(scores[top], 1e-6, 1 - 1e-6)
-    lg = np.log(p / (1 - p))
-    return np.array([lg[0], lg.mean(), x[:, col["dense"]].max(), x[:, col["adapted"]].max(),
-                     x[:, col["window"]].max(), x[:, col["bm25_log"]].max(), x[top[0], col["cover"]],
-                     x[top[0], col["cover_idf"]], x[0, col["missing"]], np.log(len(scores))], dtype=np.float32)
-
-
-def relevance(x: np.ndarray, scores: np.ndarray, gate: dict) -> np.ndarray:
-    """P(the policy addresses the question) from the gate, for the policy's best clause, and for
-    every other clause that probability scaled by its score relative to the best one's."""
-    z = np.clip((gate_features(x, scores) - np.asarray(gate["mean"])) / np.asarray(gate["scale"]), -5, 5)
-    p = 1.0 / (1.0 + np.exp(-(z @ np.asarray(gate["coef"]) + gate["intercept"])))
-    return (p * scores / max(float(scores.max()), 1e-9)).astype(np.float32)
-
-
-def fit_gate(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03) -> dict:
-    """The gate: a logistic model over gate_features, label = the policy addresses the question.
-    Cross-fitted: a ranker fitted on one half of the policies scores the other half's questions,
-    so the gate learns from scores as they look on policies the ranker never saw, as in use."""
+def fit_gate(rows: list[GateRow], c: float = 1.0) -> dict:
+    """A logistic model over gate_features, label = the policy addresses the question."""
     from sklearn.linear_model import LogisticRegression
 
-    from qa.rank import SIGNPOST_WEIGHT, adapter_of, score
+    from qa.rank import CLIP, GATE
 
-    pols = sorted({q.policy for q in questions})
-    half = {p: i % 2 for i, p in enumerate(pols)}
-    rows, ys = [], []
-    for h in (0, 1):
-        m = fit(split, [q for q in questions if half[q.policy] != h and not q.silent], c, lam)
-        adapter = adapter_of(m)
-        for q in (q for q in questions if half[q.policy] == h):
-            x = full_features(split, q, adapter)
-            s = score(x, m)
-            rows.append(gate_features(x, np.where(split.indexes[q.policy].signpost, s * SIGNPOST_WEIGHT, s)))
-            ys.append(not q.silent)
-    x, y = np.vstack(rows).astype(np.float64), np.array(ys)
+    x, y = np.vstack([r.x for r in rows]).astype(np.float64), np.array([r.answerable for r in rows])
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
-    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -5, 5), y)
+    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y)
     return {"features": list(GATE), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
             "coef": clf.coef_[0].round(6).tolist(), "intercept": round(float(clf.intercept_[0]), 6),
-            "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent (question, policy) pairs"}
+            "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent plain-words questions, "
+                          "each scored by a ranker fitted without its policy's half"}
+
+
+def gate_cv(rows: list[GateRow], keep: float = 0.95, c: float = 1.0) -> tuple[dict, float]:
+    """The gate held out by policy half: fitted on one half's rows, it scores the other's. Beside
+    the best clause's score alone: the AUC (answerable against silent) and the share of silent
+    questions refused when the threshold keeps 95% and 90% of the answerable ones answered.
+    Returns the table and the threshold that keeps `keep` of them (on these out-of-fold
+    probabilities: what the shipped gate uses)."""
+    from qa.rank import gate_probability
+
+    y = np.array([r.answerable for r in rows])
+    best = np.array([r.best for r in rows])
+    p = np.zeros(len(rows))
+    for h in (0, 1):
+        gate = fit_gate([r for r in rows if r.half != h], c)
+        for i, r in enumerate(rows):
+            if r.half == h:
+                p[i] = gate_probability(r.x, gate)
+
+    def refused_at(v, share):
+        t = np.quantile(v[y], 1 - share)
+        return round(float(np.mean(v[~y] < t)), 3)
+
+    table = {name: {"AUC": round(auc(v[y], v[~y]), 3), "silent refused at 95% answered": refused_at(v, 0.95),
+                    "at 90% answered": refused_at(v, 0.90)}
+             for name, v in (("best clause's score", best), ("gate", p))}
+    return table, float(np.quantile(p[y], 1 - keep))
 
 
 def fold(questions: list[Question], parity: int) -> list[Question]:
@@ -540,8 +541,7 @@ def fold(questions: list[Question], parity: int) -> list[Question]:
 
 
 def scorer(split: Split, model: dict | None):
-    """Unit scores as answers use them: the model's score with signposts weighted and, with a
-    gate (the experiment), its `relevance`."""
+    """Unit scores as answers rank by them: the model's score with signposts weighted."""
     from qa.rank import SIGNPOST_WEIGHT, adapter_of, fusion, score
 
     if model is None:
@@ -551,8 +551,7 @@ def scorer(split: Split, model: dict | None):
     def run(q):
         x = full_features(split, q, adapter)
         s = score(x, model)
-        s = np.where(split.indexes[q.policy].signpost, s * SIGNPOST_WEIGHT, s)
-        return relevance(x, s, model["gate"]) if model.get("gate") else s
+        return np.where(split.indexes[q.policy].signpost, s * SIGNPOST_WEIGHT, s)
 
     return run
 
@@ -599,6 +598,14 @@ def print_cv(cv: dict) -> None:
                 "" if k not in m else f"{m[k]:.0f}" if k == "top3_chars" else f"{m[k]:.3f}" for k in keys) + " |")
 
 
+def print_table(title: str, rows: dict[str, dict]) -> None:
+    keys = list(next(iter(rows.values())))
+    print(f"| {title} | " + " | ".join(keys) + " |")
+    print("|---" * (1 + len(keys)) + "|")
+    for name, m in rows.items():
+        print(f"| {name} | " + " | ".join(str(m[k]) for k in keys) + " |")
+
+
 def main(argv=None) -> int:
     import argparse
     import time
@@ -616,8 +623,6 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "ranker.json")
     ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic model")
     ap.add_argument("--lam", type=float, default=0.03, help="L2 strength pulling the adapter to identity")
-    ap.add_argument("--gate", action="store_true",
-                    help="with --data opp115-natural: fit and report the gate experiment (not used by answers)")
     ap.add_argument("--plain-weight", type=float, default=0.0, metavar="W",
                     help="with --data opp115: add the hand-written plain-words questions of benchmarks/plain_train, "
                          "each row counting W times (the shipped model: 5)")
@@ -634,6 +639,10 @@ def main(argv=None) -> int:
                          "(plain_cv) and stop, writing no model")
     ap.add_argument("--plain-cv-half", type=int, choices=(0, 1),
                     help="with --plain-cv: that half of the policies only")
+    ap.add_argument("--plain-gate", type=float, default=None, metavar="KEEP",
+                    help="with --plain-weight: fit the gate (P(the policy addresses the question)) on the "
+                         "plain-words questions held out by policy half and ship it in the model, its threshold "
+                         "keeping KEEP of the answerable ones answered (e.g. 0.95)")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
@@ -657,19 +666,27 @@ def main(argv=None) -> int:
 
         train = [q for q in train if not is_validation(q.policy)]
     plain = (args.plain_weight, get_embedder(args.model, args.backend)) if args.plain_weight else None
-    if args.plain_cv:
-        res = plain_cv(split, [q for q in train if not q.silent], plain, args.bar if args.bar is not None else 0.07,
-                       args.c, args.lam, args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
-                       adapter_plain=args.adapter_plain)
-        print("| plain-words questions, held out by policy half | " + " | ".join(next(iter(res.values()))) + " |")
-        print("|---" * (1 + len(next(iter(res.values())))) + "|")
-        for group, m in res.items():
-            print(f"| {group} | " + " | ".join(str(v) for v in m.values()) + " |")
-        return 0
+    gate = None
+    if args.plain_cv or args.plain_gate:
+        res, rows = plain_cv(split, [q for q in train if not q.silent], plain,
+                             args.bar if args.bar is not None else 0.07, args.c, args.lam,
+                             args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
+                             adapter_plain=args.adapter_plain)
+        print_table("plain-words questions, held out by policy half", res)
+        if {r.half for r in rows} == {0, 1}:
+            table, threshold = gate_cv(rows, args.plain_gate or 0.95, args.c)
+            print_table("answerable or silent, the gate held out by policy half", table)
+            if args.plain_gate:
+                gate = fit_gate(rows, args.c) | {
+                    "threshold": round(threshold, 4),
+                    "threshold_note": f"keeps {args.plain_gate:g} of the answerable plain-words questions answered, "
+                                      f"on probabilities from gates fitted without their half: {table['gate']}"}
+        if args.plain_cv:
+            return 0
     model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,
                 opp115_weight=args.opp115_weight, adapter_plain=args.adapter_plain)
-    if args.gate and any(q.silent for q in train):
-        model["gate"] = fit_gate(split, train, args.c, args.lam)
+    if gate:
+        model["gate"] = gate
     if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
         val = [q for q in questions if is_validation(q.policy)]
         cv = {"OPP-115 validation (10)": {"fusion": evaluate(val, scorer(split, None)),

@@ -137,11 +137,17 @@ def with_absent(text: str, lang: str, absent) -> str:
 
 # --------------------------------------------------------------------------- the decision
 def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = "en",
-           absent: list[str] = (), index: PolicyIndex | None = None, query: str | None = None) -> Verdict:
+           absent: list[str] = (), index: PolicyIndex | None = None, query: str | None = None,
+           addressed: float | None = None, gate: float | None = None) -> Verdict:
     """The verdict of one policy on one question. `absent`: what the question names that the
     policy never mentions (qa.rank.absent); `index`: the policy's units, for its lists; `query`:
-    the English a question in another language was searched with."""
+    the English a question in another language was searched with; `addressed`: the gate's
+    P(the policy addresses the question) (qa.rank.addresses), which must reach `gate` for any
+    clause to be relied on."""
     cited, related = select(hits, bar)
+    gated = bool(cited) and addressed is not None and gate is not None and addressed < gate
+    if gated:
+        cited, related = [], hits[:MAX_SHOWN]
     reply = rests_on = None
     if cited:
         status, why = Status.ANSWERED, f"{len(cited)} clause(s) clear the bar {bar:g}"
@@ -152,7 +158,9 @@ def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = 
         status, why = Status.LANGUAGE_NOT_SUPPORTED, "nothing found, and the question's language has no glossary"
     else:
         status = Status.NOT_ADDRESSED
-        why = f"it does not mention {', '.join(absent)}" if absent else f"no clause clears the bar {bar:g}"
+        why = (f"it does not mention {', '.join(absent)}" if absent
+               else f"the gate finds it silent: P(addresses) {addressed:.2f} < {gate:g}" if gated
+               else f"no clause clears the bar {bar:g}")
         if absent and polarity.is_yes_no(question, lang):  # silence the policy's own words show
             reply = Reply.NOT_SAID
     return Verdict(policy=policy, status=status, relied_on=tuple(cited), related=tuple(related), why=why,

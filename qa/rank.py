@@ -223,6 +223,42 @@ def adapter_of(model: dict | None) -> np.ndarray | None:
     return decode_matrix(model["adapter"]) if model and model.get("adapter") else None
 
 
+# --------------------------------------------------------------------------- the gate
+GATE = ("top", "top3", "dense_max", "adapted_max", "window_max", "bm25_max", "cover_top", "cover_idf_top",
+        "missing", "log_units")
+
+
+def gate_features(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """What says whether a policy addresses a question at all, from its ranked clauses: how
+    well the best ones score (log-odds), how close in meaning and in words the policy comes,
+    and what share of the question's terms it never uses. One row per (question, policy);
+    `scores` as answers rank by them (rank.adjust applied)."""
+    col = {f: i for i, f in enumerate(FEATURES)}
+    top = np.argsort(-scores, kind="stable")[:3]
+    p = np.clip(scores[top], 1e-6, 1 - 1e-6)
+    lg = np.log(p / (1 - p))
+    return np.array([lg[0], lg.mean(), x[:, col["dense"]].max(), x[:, col["adapted"]].max(),
+                     x[:, col["window"]].max(), x[:, col["bm25_log"]].max(), x[top[0], col["cover"]],
+                     x[top[0], col["cover_idf"]], x[0, col["missing"]], np.log(len(scores))], dtype=np.float32)
+
+
+def addresses(x: np.ndarray, scores: np.ndarray, model: dict | None = None) -> float | None:
+    """P(the policy addresses the question) by the model's gate (a logistic model over
+    gate_features, fitted on plain-words questions about policies the ranker never saw:
+    benchmarks/train_ranker.py --plain-gate); None when the model has no gate."""
+    model = model if model is not None else load_model()
+    gate = (model or {}).get("gate")
+    if not gate or x.shape[0] == 0:
+        return None
+    return gate_probability(gate_features(x, scores), gate)
+
+
+def gate_probability(row: np.ndarray, gate: dict) -> float:
+    """The gate's logistic model on one row of gate_features."""
+    z = np.clip((row - np.asarray(gate["mean"])) / np.asarray(gate["scale"]), -CLIP, CLIP)
+    return float(1.0 / (1.0 + np.exp(-(z @ np.asarray(gate["coef"]) + gate["intercept"]))))
+
+
 # --------------------------------------------------------------------------- scoring
 def score(x: np.ndarray, model: dict | None = None) -> np.ndarray:
     """Relevance in [0, 1] for every row of the feature matrix."""

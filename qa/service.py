@@ -66,6 +66,7 @@ class Assistant:
         self.reranker = rerank.load_reranker() if reranker is True else (reranker or None)
         default_bar = self.reranker.bar if self.reranker else ranker.get("bar", DEFAULT_BAR)
         self.bar = bar if bar is not None else default_bar
+        self.gate = (ranker.get("gate") or {}).get("threshold")  # below it, a policy is silent (rank.addresses)
         trained_on = ranker.get("embedder")
         configured = runtime_name(model, backend)
         # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
@@ -186,14 +187,17 @@ class Assistant:
         """The best k units of one policy for the question, best first, scored in [0, 1]."""
         return self._ranked(question, policy, qvec, k)[0]
 
-    def _ranked(self, question: str, policy: str, qvec: np.ndarray, k: int) -> tuple[list[Hit], list[str]]:
-        """`ranked`, and what the question names that the policy never mentions (rank.absent)."""
+    def _ranked(self, question: str, policy: str, qvec: np.ndarray,
+                k: int) -> tuple[list[Hit], list[str], float | None]:
+        """`ranked`; what the question names that the policy never mentions (rank.absent); and
+        the gate's P(the policy addresses the question) (rank.addresses; None without a gate)."""
         pidx = self.index(policy)
         if not pidx.units:
-            return [], []
+            return [], [], None
         missing = rank.absent(pidx, question)
         f = rank.features(pidx, question, qvec, self.ranker or {})
         first = rank.score(f.x, self.ranker)
+        addressed = rank.addresses(f.x, rank.adjust(pidx, question, first, missing), self.ranker or {})
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
         scores = first
@@ -203,11 +207,12 @@ class Assistant:
             scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
         scores = rank.adjust(pidx, question, scores, missing)
         top = sorted(order, key=lambda i: -scores[i])[:k]
-        return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing
+        return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing, addressed
 
     def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):
         """A checked question against some policies, embedded once: (the text retrieval used,
-        English for other languages; its language; hits per policy; absent words per policy).
+        English for other languages; its language; hits, absent words and the gate's probability,
+        each per policy).
         `pids` None: across policies, i.e. the `candidates`, leaving out any that cannot be read."""
         text, lang = query_for_retrieval(q)  # other languages: glossary translation to English
         qvec = self.embedder.embed_query(text)
@@ -218,14 +223,15 @@ class Assistant:
             except PolicyUnreadable:
                 if pids is not None:
                     raise
-        return text, lang, {p: hits for p, (hits, _) in found.items()}, {p: gone for p, (_, gone) in found.items()}
+        return (text, lang, {p: r[0] for p, r in found.items()}, {p: r[1] for p, r in found.items()},
+                {p: r[2] for p, r in found.items()})
 
     @_one_snapshot
     def search(self, query: str, policy: str | None = None, section: str | None = None,
                k: int = 20) -> list[Hit]:
         """Clauses across policies for the desk: best first, optionally within one section."""
         q = self.check_question(query)
-        _, _, per_policy, _ = self._retrieve(q, self.scope(policy) if policy else None, k=200)
+        _, _, per_policy, _, _ = self._retrieve(q, self.scope(policy) if policy else None, k=200)
         hits = [h for hits in per_policy.values() for h in hits]
         if section:
             hits = [h for h in hits if section.lower() in h.section.lower()]
@@ -262,8 +268,9 @@ class Assistant:
     def _decide(self, q: str, pids: list[str] | None) -> tuple[str, str, dict[str, Verdict]]:
         """Each policy's verdict on a checked question: (the text retrieval used, its language,
         the verdicts); `pids` as in `_retrieve`."""
-        text, lang, per_policy, absent = self._retrieve(q, pids)
-        verdicts = {p: compose.decide(q, hits, p, self.bar, lang, absent[p], self.index(p), text)
+        text, lang, per_policy, absent, addressed = self._retrieve(q, pids)
+        verdicts = {p: compose.decide(q, hits, p, self.bar, lang, absent[p], self.index(p), text,
+                                      addressed[p], self.gate)
                     for p, hits in per_policy.items()}
         for v in verdicts.values():
             log.debug("%r of %s: %s (%s)", q, v.policy, v.status.value, v.why)

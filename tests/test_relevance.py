@@ -80,3 +80,35 @@ def test_the_plain_words_question_sets_quote_their_policies(qsets, corpus, count
     joined.write_text("".join((ROOT / "benchmarks" / q).read_text(encoding="utf-8") for q in qsets), encoding="utf-8")
     check.main([str(joined), str(ROOT / "benchmarks" / corpus)])
     assert capsys.readouterr().out.strip().endswith(f"OK: {counts}")
+
+
+def test_a_policy_the_gate_finds_silent_relies_on_nothing():
+    from ingest.types import Unit
+    from qa import compose
+    from qa.types import Hit, Status
+
+    units = [Unit(policy="p", order=i, text=t, start=0, end=len(t), section=("Sharing",), kind="sentence")
+             for i, t in enumerate(["We share your email address with our payment provider.",
+                                    "We never sell your data."])]
+    hits = [Hit.of(u, f"p#{i}", score, dense=0.5) for i, (u, score) in enumerate(zip(units, (0.4, 0.3)))]
+    question = "Do you share my data with advertisers?"
+    kept = compose.decide(question, hits, "p", 0.07, addressed=0.6, gate=0.45)
+    assert kept.status is Status.ANSWERED and len(kept.relied_on) == 2
+    gated = compose.decide(question, hits, "p", 0.07, addressed=0.3, gate=0.45)
+    assert gated.status is Status.NOT_ADDRESSED and not gated.relied_on
+    assert [h.text for h in gated.related] == [h.text for h in hits]  # shown as related, best first
+    assert "gate" in gated.why and "0.30" in gated.why
+    assert compose.decide(question, hits, "p", 0.07, addressed=0.3).status is Status.ANSWERED  # no gate
+
+
+def test_the_gate_reads_the_ranked_clauses():
+    from qa import rank
+
+    model = rank.load_model()
+    assert rank.addresses(np.zeros((0, len(rank.FEATURES))), np.zeros(0), model) is None
+    assert rank.addresses(np.zeros((3, len(rank.FEATURES))), np.array([0.9, 0.1, 0.0]), {}) is None  # no gate
+    gate = {"mean": [0.0] * len(rank.GATE), "scale": [1.0] * len(rank.GATE), "intercept": 0.0,
+            "coef": [1.0] + [0.0] * (len(rank.GATE) - 1)}  # the best clause's log-odds alone
+    x = np.zeros((3, len(rank.FEATURES)), dtype=np.float32)
+    assert rank.addresses(x, np.array([0.9, 0.2, 0.1]), {"gate": gate}) == pytest.approx(0.9)
+    assert rank.addresses(x, np.array([0.1, 0.05, 0.0]), {"gate": gate}) == pytest.approx(0.1)
