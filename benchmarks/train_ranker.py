@@ -508,12 +508,13 @@ def fit_gate(rows: list[GateRow], c: float = 1.0) -> dict:
                           "each scored by a ranker fitted without its policy's half"}
 
 
-def gate_cv(rows: list[GateRow], keep: float = 0.95, c: float = 1.0) -> tuple[dict, float]:
-    """The gate held out by policy half: fitted on one half's rows, it scores the other's. Beside
-    the best clause's score alone: the AUC (answerable against silent) and the share of silent
-    questions refused when the threshold keeps 95% and 90% of the answerable ones answered.
-    Returns the table and the threshold that keeps `keep` of them (on these out-of-fold
-    probabilities: what the shipped gate uses)."""
+def gate_cv(rows: list[GateRow], bar: float, keep: float = 0.95, c: float = 1.0) -> tuple[dict, dict, float]:
+    """The gate held out by policy half: fitted on one half's rows, it scores the other's. For
+    thresholds that keep 99% ... 90% of the answerable questions answered: the share of silent
+    ones refused by the gate, by the best clause's score alone at the same share, and by the gate
+    and the bar together (as answers decide: below either, silent). Returns that table, the AUCs
+    (answerable against silent) and the gate's threshold that keeps `keep` answered, on these
+    out-of-fold probabilities (what the shipped gate uses)."""
     from qa.rank import gate_probability
 
     y = np.array([r.answerable for r in rows])
@@ -524,15 +525,17 @@ def gate_cv(rows: list[GateRow], keep: float = 0.95, c: float = 1.0) -> tuple[di
         for i, r in enumerate(rows):
             if r.half == h:
                 p[i] = gate_probability(r.x, gate)
-
-    def refused_at(v, share):
-        t = np.quantile(v[y], 1 - share)
-        return round(float(np.mean(v[~y] < t)), 3)
-
-    table = {name: {"AUC": round(auc(v[y], v[~y]), 3), "silent refused at 95% answered": refused_at(v, 0.95),
-                    "at 90% answered": refused_at(v, 0.90)}
-             for name, v in (("best clause's score", best), ("gate", p))}
-    return table, float(np.quantile(p[y], 1 - keep))
+    table = {}
+    for share in sorted({0.99, 0.97, 0.95, 0.9, keep}, reverse=True):
+        t, tb = np.quantile(p[y], 1 - share), np.quantile(best[y], 1 - share)
+        both = (p >= t) & (best >= bar)
+        table[f"keep {share:g}"] = {
+            "gate threshold": round(float(t), 3), "silent refused: gate": round(float(np.mean(p[~y] < t)), 3),
+            "best score alone": round(float(np.mean(best[~y] < tb)), 3),
+            f"gate and bar {bar:g}: answered": round(float(np.mean(both[y])), 3),
+            "silent refused": round(float(np.mean(~both[~y])), 3)}
+    aucs = {"gate": round(auc(p[y], p[~y]), 3), "best score alone": round(auc(best[y], best[~y]), 3)}
+    return table, aucs, float(np.quantile(p[y], 1 - keep))
 
 
 def fold(questions: list[Question], parity: int) -> list[Question]:
@@ -674,13 +677,16 @@ def main(argv=None) -> int:
                              adapter_plain=args.adapter_plain)
         print_table("plain-words questions, held out by policy half", res)
         if {r.half for r in rows} == {0, 1}:
-            table, threshold = gate_cv(rows, args.plain_gate or 0.95, args.c)
-            print_table("answerable or silent, the gate held out by policy half", table)
+            table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07,
+                                             args.plain_gate or 0.95, args.c)
+            print_table("plain-words questions, the gate held out by policy half", table)
+            print(f"AUC, answerable against silent: {aucs}")
             if args.plain_gate:
                 gate = fit_gate(rows, args.c) | {
                     "threshold": round(threshold, 4),
                     "threshold_note": f"keeps {args.plain_gate:g} of the answerable plain-words questions answered, "
-                                      f"on probabilities from gates fitted without their half: {table['gate']}"}
+                                      f"on probabilities from gates fitted without their half: "
+                                      f"{table[f'keep {args.plain_gate:g}']}; AUC {aucs}"}
         if args.plain_cv:
             return 0
     model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,
