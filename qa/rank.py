@@ -1,9 +1,9 @@
 """Scoring units for a question: cheap features from dense and BM25 retrieval, then a scorer.
 
 Every unit of the policy gets a feature row (a few numpy passes over a few hundred units:
-well under a millisecond). The ranker, trained on PolicyQA by `benchmarks/train_ranker.py`
-and shipped as `qa/models/ranker.json` (env POLICYQA_RANKER points at another file, e.g. one
-trained on half the policies for an honest benchmark), has two parts:
+well under a millisecond). The ranker, trained on OPP-115 and our plain-words questions by
+`benchmarks/train_ranker.py` and shipped as `qa/models/ranker.json` (env POLICYQA_RANKER points
+at another file, e.g. one trained on half the policies for an honest benchmark), has three parts:
 
 - a query adapter: a 384x384 matrix A that moves the question's vector towards the vectors
   of the sentences that answer such questions (q' = q + qA). MiniLM places "How do you
@@ -11,6 +11,10 @@ trained on half the policies for an honest benchmark), has two parts:
   that answers read "we collect ... when you register". Raw cosine stays a feature too.
 - a logistic model over the features below; it outputs the probability that a unit holds
   the answer, which is also what the abstention bar is set on.
+- a gate: a logistic model over a few figures of the ranked clauses (gate_features) giving
+  P(the policy addresses the question at all); below its threshold no clause is relied on.
+  The bar asks "is this clause good enough?"; on a long policy some clause always comes close
+  in words, and the gate learns from silent questions what that looks like.
 Without a model file, a hand-set fusion of dense and BM25 is used.
 """
 from __future__ import annotations
