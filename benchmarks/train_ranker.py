@@ -709,7 +709,9 @@ def main(argv=None) -> int:
         from _data import plain_questions
 
         source += (f"; the hand-written plain-words questions of benchmarks/plain_train "
-                   f"({len(plain_questions())}), each row counting {args.plain_weight:g} times")
+                   f"({len(plain_questions())}), each row counting {args.plain_weight:g} times"
+                   + (f", and each counting {args.adapter_plain} times in the query adapter's fit"
+                      if args.adapter_plain else ""))
     model.update({"trained_on": f"{source}, {args.train_on} policies ({len(train)} questions)",
                   "label": "unit covers an annotated answer location (benchmark loc_hit)",
                   "embedder": get_embedder(args.model, args.backend).name, "c": args.c, "lam": args.lam,

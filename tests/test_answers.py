@@ -151,7 +151,8 @@ def test_a_list_question_shows_the_whole_list_each_quote_once(assistant, seed_st
 
 
 def test_a_lead_in_brings_its_items_and_a_single_item_stays_alone(assistant):
-    lead = assistant.answer("Who do you share my data with?", "antiai-pics")
+    # (the first stage answers "Who do you share my data with?" from its list of external services)
+    lead = assistant.answer("When do you give my personal information to third parties?", "antiai-pics")
     group = next(q for b in lead.blocks for q in b.quotes if q.items)
     by_n = {c.n: c for c in lead.citations}
     assert by_n[group.n].quote.endswith("except in the following cases:")
