@@ -311,12 +311,26 @@ def adapter_items(split: Split, questions: list[Question]) -> list[tuple[int, np
     return [(q.policy, split.qvecs[q.text], q.loc) for q in questions]
 
 
-def full_features(split: Split, q: Question, adapter: np.ndarray | None) -> np.ndarray:
+def full_features(split: Split, q: Question, adapter) -> np.ndarray:
     """BASE columns (cached) plus the ADAPTED ones for this adapter: qa.rank.features' layout."""
+    return np.hstack([q.x, adapted_columns(split.indexes[q.policy], split.qvecs[q.text], adapter)])
+
+
+def adapted_columns(pidx, qvec: np.ndarray, adapter) -> np.ndarray:
+    """The ADAPTED columns; `adapter` a matrix, None, or (the experiment --second-adapter) a pair
+    (A, B): the columns for each, side by side."""
     from qa.rank import adapt, adapted_features
 
-    qa = adapt(split.qvecs[q.text], adapter)
-    return np.hstack([q.x, adapted_features(split.indexes[q.policy], qa)])
+    pair = adapter if isinstance(adapter, tuple) else (adapter,)
+    return np.hstack([adapted_features(pidx, adapt(qvec, a)) for a in pair])
+
+
+def adapters_of(model: dict | None):
+    """The model's adapter, or its pair (A, B) when it has a second one (`adapter_plain`)."""
+    from qa.rank import adapter_of, decode_matrix
+
+    a = adapter_of(model)
+    return (a, decode_matrix(model["adapter_plain"])) if model and model.get("adapter_plain") else a
 
 
 def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
@@ -376,15 +390,13 @@ def plain_questions(split: Split, embedder) -> list[PlainQuestion]:
     return out
 
 
-def plain_row(split: Split, q: PlainQuestion, adapter: np.ndarray | None) -> np.ndarray:
-    from qa.rank import adapt, adapted_features
-
-    return np.hstack([q.x, adapted_features(split.indexes[q.policy], adapt(q.qvec, adapter))])
+def plain_row(split: Split, q: PlainQuestion, adapter) -> np.ndarray:
+    return np.hstack([q.x, adapted_columns(split.indexes[q.policy], q.qvec, adapter)])
 
 
 def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.03,
         use_adapter: bool = True, plain: tuple[float, object] | None = None, opp115_weight: float = 1.0,
-        adapter_plain: int = 0, plain_keep=None) -> dict:
+        adapter_plain: int = 0, plain_keep=None, second_adapter: bool = False) -> dict:
     """Adapter, then logistic model, label = the unit covers a gold location (loc_hit); a
     silent question's units are all negatives, which makes the score absolute: a policy whose
     best clause is merely the closest one, on a question it does not address, must score low.
@@ -397,7 +409,9 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
     `adapter_plain`: the adapter learns from the plain-words questions too, each counting that
     many times (0: from `questions` alone, and the plain rows take the final adapter, which never
     saw them; otherwise they are cross-fitted by the same halves). `plain_keep`: which
-    plain-words questions to learn from (a predicate; plain_cv leaves half the policies out)."""
+    plain-words questions to learn from (a predicate; plain_cv leaves half the policies out).
+    `second_adapter` (an experiment; qa.rank does not read it): a second adapter B fitted on the
+    plain-words questions alone, its ADAPTED columns beside the first's (model["adapter_plain"])."""
     from qa.rank import encode_matrix
 
     answerable = [q for q in questions if not q.silent]
@@ -411,30 +425,38 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
         return (adapter_items(split, [q for q in answerable if half[q.policy] != h])
                 + [q.item for q in pq if half[q.policy] != h] * adapter_plain)
 
+    def second(h=None):  # the second adapter: the plain-words questions alone, half h left out
+        return fit_adapter(split, [q.item for q in pq if half[q.policy] != h], lam)
+
     xs, ys, px, py, final = [], [], [], [], None
     rows = not plain or opp115_weight > 0  # the OPP-115 questions' rows count at all
+    cross_plain = adapter_plain or second_adapter  # the plain rows' adapters saw other plain questions
     if not use_adapter:  # the adapted columns repeat the raw cosines
         if rows:
             xs, ys = [full_features(split, q, None) for q in questions], [q.loc for q in questions]
         px, py = [plain_row(split, q, None) for q in pq], [q.y for q in pq]
-    for h in (0, 1) if use_adapter and (rows or adapter_plain) else ():
+    for h in (0, 1) if use_adapter and (rows or cross_plain) else ():
         adapter = fit_adapter(split, items(h), lam)
+        adapter = (adapter, second(h)) if second_adapter else adapter
         for q in (q for q in questions if half[q.policy] == h and rows):
             xs.append(full_features(split, q, adapter))
             ys.append(q.loc)
-        if adapter_plain:
+        if cross_plain:
             px += [plain_row(split, q, adapter) for q in pq if half[q.policy] == h]
             py += [q.y for q in pq if half[q.policy] == h]
     if use_adapter:
         final = fit_adapter(split, items(), lam)
-        if not adapter_plain:
+        final = (final, second()) if second_adapter else final
+        if not cross_plain:
             px, py = [plain_row(split, q, final) for q in pq], [q.y for q in pq]
     weights = None
     if plain:
         weights = [np.full(len(y), opp115_weight) for y in ys] + [np.full(len(y), plain[0]) for y in py]
         xs, ys = xs + px, ys + py
     model = fit_logistic(xs, ys, c, weights)
-    if final is not None:
+    if isinstance(final, tuple):
+        model["adapter"], model["adapter_plain"] = encode_matrix(final[0]), encode_matrix(final[1])
+    elif final is not None:
         model["adapter"] = encode_matrix(final)
     return model
 
@@ -450,7 +472,7 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
     questions on 68 policies: more signal than natural-dev's 55 on 5. Halves by _data.plain_half;
     `halves`: score that half only (an embedder fine-tuned on the other half's questions:
     `finetune_embedder.py --data plain --plain-half H`). Also returns each question's GateRow."""
-    from qa.rank import adapt, adapted_features, adapter_of, adjust, gate_features, score
+    from qa.rank import adjust, gate_features, score
 
     from _data import plain_half
 
@@ -459,10 +481,10 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
     rows, gates = collections.defaultdict(list), []
     for h in (0, 1) if halves is None else (halves,):
         model = fit(split, questions, c, lam, plain=plain, plain_keep=lambda q, h=h: half[q.policy] != h, **fit_args)
-        adapter = adapter_of(model)
+        adapter = adapters_of(model)
         for q in (q for q in pq if half[q.policy] == h):
             pidx = split.indexes[q.policy]
-            x = np.hstack([q.x, adapted_features(pidx, adapt(q.qvec, adapter))])
+            x = np.hstack([q.x, adapted_columns(pidx, q.qvec, adapter)])
             s = adjust(pidx, q.text, score(x, model))
             top = np.argsort(-s, kind="stable")[:3]
             group = "written, list-shaped" if split.pids[q.policy].startswith("synth-") else "OPP-115 prose"
@@ -545,11 +567,11 @@ def fold(questions: list[Question], parity: int) -> list[Question]:
 
 def scorer(split: Split, model: dict | None):
     """Unit scores as answers rank by them: the model's score with signposts weighted."""
-    from qa.rank import SIGNPOST_WEIGHT, adapter_of, fusion, score
+    from qa.rank import SIGNPOST_WEIGHT, fusion, score
 
     if model is None:
         return lambda q: fusion(full_features(split, q, None))
-    adapter = adapter_of(model)
+    adapter = adapters_of(model)
 
     def run(q):
         x = full_features(split, q, adapter)
@@ -635,6 +657,9 @@ def main(argv=None) -> int:
     ap.add_argument("--adapter-plain", type=int, default=0, metavar="R",
                     help="with --plain-weight: the query adapter learns from the plain-words questions too, "
                          "each counting R times (their rows then cross-fitted as OPP-115's)")
+    ap.add_argument("--second-adapter", action="store_true",
+                    help="with --plain-weight, an experiment: a second query adapter fitted on the plain-words "
+                         "questions alone, its columns beside the first's (answers cannot use such a model yet)")
     ap.add_argument("--no-adapter", dest="adapter", action="store_false",
                     help="no query adapter: the adapted columns repeat the raw cosines")
     ap.add_argument("--plain-cv", action="store_true",
@@ -674,7 +699,7 @@ def main(argv=None) -> int:
         res, rows = plain_cv(split, [q for q in train if not q.silent], plain,
                              args.bar if args.bar is not None else 0.07, args.c, args.lam,
                              args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
-                             adapter_plain=args.adapter_plain)
+                             adapter_plain=args.adapter_plain, second_adapter=args.second_adapter)
         print_table("plain-words questions, held out by policy half", res)
         if {r.half for r in rows} == {0, 1}:
             table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07,
@@ -690,7 +715,8 @@ def main(argv=None) -> int:
         if args.plain_cv:
             return 0
     model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,
-                opp115_weight=args.opp115_weight, adapter_plain=args.adapter_plain)
+                opp115_weight=args.opp115_weight, adapter_plain=args.adapter_plain,
+                second_adapter=args.second_adapter)
     if gate:
         model["gate"] = gate
     if args.data.startswith("opp115"):  # the whole dev split is held out too: report on both
