@@ -112,3 +112,19 @@ def test_the_gate_reads_the_ranked_clauses():
     x = np.zeros((3, len(rank.FEATURES)), dtype=np.float32)
     assert rank.addresses(x, np.array([0.9, 0.2, 0.1]), {"gate": gate}) == pytest.approx(0.9)
     assert rank.addresses(x, np.array([0.1, 0.05, 0.0]), {"gate": gate}) == pytest.approx(0.1)
+
+
+def test_the_shipped_gate_refuses_a_silent_question_the_bar_lets_through(assistant):
+    # image-video-gen lists "Technical and usage data such as IP address, device/browser type ..."
+    # and never mentions GPS or location; its clauses clear the bar, the gate finds it silent
+    question = "Do you collect my location through GPS?"
+    assert assistant.gate is not None
+    ans = assistant.answer(question, "image-video-gen")
+    assert not ans.answerable, ans.answer
+    assert ans.citations and all(c.related for c in ans.citations)
+    gate, assistant.gate = assistant.gate, None
+    try:
+        assert assistant.answer(question, "image-video-gen").answerable  # the bar alone answers it
+    finally:
+        assistant.gate = gate
+    assert assistant.answer("Do you use my photos to train AI?", "antiai-pics").answerable
