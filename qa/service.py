@@ -197,15 +197,15 @@ class Assistant:
         missing = rank.absent(pidx, question)
         f = rank.features(pidx, question, qvec, self.ranker or {})
         first = rank.score(f.x, self.ranker)
-        addressed = rank.addresses(f.x, rank.adjust(pidx, question, first, missing), self.ranker or {})
+        scores = rank.adjust(pidx, question, first, missing)
+        addressed = rank.addresses(f.x, scores, self.ranker or {})  # read off the first stage's scores
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
-        scores = first
         if self.reranker is not None:  # the first stage's best, re-scored by the reranker's calibrated
             cands = order[:self.reranker.k]  # probability; 0 for the rest, which keep the first stage's order
-            scores = np.zeros(len(first), dtype=np.float32)
-            scores[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
-        scores = rank.adjust(pidx, question, scores, missing)
+            rescored = np.zeros(len(first), dtype=np.float32)
+            rescored[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
+            scores = rank.adjust(pidx, question, rescored, missing)
         top = sorted(order, key=lambda i: -scores[i])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing, addressed
 
