@@ -166,7 +166,7 @@ def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = 
     return Verdict(policy=policy, status=status, relied_on=tuple(cited), related=tuple(related), why=why,
                    absent=tuple(absent) if status is Status.NOT_ADDRESSED else (),
                    lists=complete_lists(question, lang, cited, hits, index) if cited and index else (),
-                   reply=reply, rests_on=rests_on)
+                   reply=reply, rests_on=rests_on, addressed=addressed)
 
 
 def item_context(hits: list[Hit], index: PolicyIndex | None) -> dict[str, str]:
@@ -289,7 +289,8 @@ def compose_one(question: str, v: Verdict, rec: PolicyRecord, lang: str = "en") 
     if rel and not v.relied_on:
         blocks.append(Block(Kind.RELATED, phrase(lang, "related"), tuple(Quote(c.n) for c in rel), policy=v.policy))
     return Answer(question=question, status=v.status, blocks=tuple(blocks), citations=tuple(cites + rel),
-                  policy=v.policy, policies=(v.policy,) if v.relied_on else (), absent=v.absent)
+                  policy=v.policy, policies=(v.policy,) if v.relied_on else (), absent=v.absent,
+                  addressed=gate_readings([v]))
 
 
 def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[str, PolicyRecord],
@@ -310,7 +311,7 @@ def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[st
         if rel:
             blocks.append(Block(Kind.RELATED, phrase(lang, "related"), tuple(Quote(c.n) for c in rel)))
         return Answer(question=question, status=Status.LANGUAGE_NOT_SUPPORTED if unread else Status.NOT_ADDRESSED,
-                      blocks=tuple(blocks), citations=tuple(rel))
+                      blocks=tuple(blocks), citations=tuple(rel), addressed=gate_readings(ranked))
     groups = []
     for v in yes:  # numbered in the order shown: policy by policy
         groups.append(Block(Kind.QUOTES, records[v.policy].meta.name + ":", number.quotes(shown(v)), policy=v.policy))
@@ -325,4 +326,9 @@ def compose_across(question: str, verdicts: dict[str, Verdict], records: dict[st
     per_policy = [relied_citations(v, records[v.policy], number) for v in yes]
     cites = [c for cs in per_policy for c in cs if not c.listed] + [c for cs in per_policy for c in cs if c.listed]
     return Answer(question=question, status=Status.ANSWERED, blocks=tuple(blocks), citations=tuple(cites),
-                  policies=tuple(v.policy for v in yes))
+                  policies=tuple(v.policy for v in yes), addressed=gate_readings(ranked))
+
+
+def gate_readings(verdicts: list[Verdict]) -> dict[str, float]:
+    """Each policy's P(it addresses the question) by the ranker's gate, where it has one."""
+    return {v.policy: v.addressed for v in verdicts if v.addressed is not None}

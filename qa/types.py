@@ -163,6 +163,7 @@ class Verdict:
     lists: tuple[ListGroup, ...] = ()
     reply: Reply | None = None
     rests_on: Hit | None = None
+    addressed: float | None = None  # the gate's P(the policy addresses the question); None: no gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ class Answer:
     language: str = "en"  # the question's language
     retrieval_query: str | None = None  # the English keywords a non-English question was searched with
     absent: tuple[str, ...] = ()  # not addressed: the question's words the policy never mentions
+    addressed: dict = field(default_factory=dict, hash=False, compare=False)  # policy: the gate's P(addresses)
 
     @property
     def answerable(self) -> bool:
@@ -220,6 +222,7 @@ class Answer:
                 "writer": self.writer, "language": self.language,
                 **({"retrieval_query": self.retrieval_query} if self.retrieval_query else {}),
                 **({"absent": list(self.absent)} if self.absent else {}),
+                **({"addressed": {p: round(v, 3) for p, v in self.addressed.items()}} if self.addressed else {}),
                 "timings": {k: round(v, 2) for k, v in self.timings.items()},
                 **({"error": self.error} if self.error else {})}
 

@@ -122,9 +122,13 @@ def test_the_shipped_gate_refuses_a_silent_question_the_bar_lets_through(assista
     ans = assistant.answer(question, "image-video-gen")
     assert not ans.answerable, ans.answer
     assert ans.citations and all(c.related for c in ans.citations)
+    assert ans.to_dict()["addressed"]["image-video-gen"] < assistant.gate  # the reading is in the JSON
     gate, assistant.gate = assistant.gate, None
     try:
         assert assistant.answer(question, "image-video-gen").answerable  # the bar alone answers it
     finally:
         assistant.gate = gate
     assert assistant.answer("Do you use my photos to train AI?", "antiai-pics").answerable
+    across = assistant.answer("Do you use my photos to train AI?").to_dict()
+    assert set(across["addressed"]) == set(assistant.policies())
+    assert {p for p, v in across["addressed"].items() if v >= assistant.gate} >= set(across["policies"])
