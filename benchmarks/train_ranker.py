@@ -334,9 +334,9 @@ def adapters_of(model: dict | None):
 
 
 def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
-                 weights: list[np.ndarray] | None = None) -> dict:
+                 weights: list[np.ndarray] | None = None, features: tuple[str, ...] | None = None) -> dict:
     """A logistic model over standardised, clipped features (the JSON that qa.rank.score reads);
-    `weights`: one per row, as `ys`."""
+    `weights`: one per row, as `ys`; `features`: the columns' names (default qa.rank.FEATURES)."""
     from sklearn.linear_model import LogisticRegression
 
     from qa.rank import CLIP, FEATURES
@@ -345,7 +345,7 @@ def fit_logistic(xs: list[np.ndarray], ys: list[np.ndarray], c: float = 1.0,
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
     clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y,
                                                      sample_weight=np.concatenate(weights) if weights else None)
-    return {"features": list(FEATURES), "kind": "logistic", "mean": mean.round(6).tolist(),
+    return {"features": list(features or FEATURES), "kind": "logistic", "mean": mean.round(6).tolist(),
             "scale": scale.round(6).tolist(), "coef": clf.coef_[0].round(6).tolist(),
             "intercept": round(float(clf.intercept_[0]), 6)}
 
@@ -517,17 +517,12 @@ class GateRow:
 
 def fit_gate(rows: list[GateRow], c: float = 1.0) -> dict:
     """A logistic model over gate_features, label = the policy addresses the question."""
-    from sklearn.linear_model import LogisticRegression
+    from qa.rank import GATE
 
-    from qa.rank import CLIP, GATE
-
-    x, y = np.vstack([r.x for r in rows]).astype(np.float64), np.array([r.answerable for r in rows])
-    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
-    clf = LogisticRegression(C=c, max_iter=5000).fit(np.clip((x - mean) / scale, -CLIP, CLIP), y)
-    return {"features": list(GATE), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
-            "coef": clf.coef_[0].round(6).tolist(), "intercept": round(float(clf.intercept_[0]), 6),
-            "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent plain-words questions, "
-                          "each scored by a ranker fitted without its policy's half"}
+    y = np.array([r.answerable for r in rows])
+    return fit_logistic([np.vstack([r.x for r in rows])], [y], c, features=GATE) | {
+        "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent plain-words questions, "
+                      "each scored by a ranker fitted without its policy's half"}
 
 
 def gate_cv(rows: list[GateRow], bar: float, keep: float = 0.95, c: float = 1.0) -> tuple[dict, dict, float]:

@@ -258,9 +258,8 @@ def addresses(x: np.ndarray, scores: np.ndarray, model: dict | None = None) -> f
 
 
 def gate_probability(row: np.ndarray, gate: dict) -> float:
-    """The gate's logistic model on one row of gate_features."""
-    z = np.clip((row - np.asarray(gate["mean"])) / np.asarray(gate["scale"]), -CLIP, CLIP)
-    return float(1.0 / (1.0 + np.exp(-(z @ np.asarray(gate["coef"]) + gate["intercept"]))))
+    """The gate's logistic model (the ranker's format: `score`) on one row of gate_features."""
+    return float(score(row[None, :], gate)[0])
 
 
 # --------------------------------------------------------------------------- scoring
