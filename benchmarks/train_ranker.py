@@ -628,6 +628,7 @@ def print_table(title: str, rows: dict[str, dict]) -> None:
 
 def main(argv=None) -> int:
     import argparse
+    import pickle
     import time
 
     from ingest.embedding import get_embedder
@@ -666,6 +667,11 @@ def main(argv=None) -> int:
                     help="with --plain-weight: fit the gate (P(the policy addresses the question)) on the "
                          "plain-words questions held out by policy half and ship it in the model, its threshold "
                          "keeping KEEP of the answerable ones answered (e.g. 0.95)")
+    ap.add_argument("--gate-rows-out", type=Path, metavar="FILE",
+                    help="with --plain-cv-half: keep that half's gate rows in FILE (for --gate-rows)")
+    ap.add_argument("--gate-rows", type=Path, nargs=2, metavar="FILE",
+                    help="with --plain-gate: fit the gate on these two halves' rows (each written by --gate-rows-out, "
+                         "e.g. by an embedder fine-tuned without that half) instead of scoring the halves here")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default="all-MiniLM-L6-v2",
                     help="embedding model the store uses (the ranker is trained on its vectors)")
@@ -690,12 +696,17 @@ def main(argv=None) -> int:
         train = [q for q in train if not is_validation(q.policy)]
     plain = (args.plain_weight, get_embedder(args.model, args.backend)) if args.plain_weight else None
     gate = None
-    if args.plain_cv or args.plain_gate:
+    if args.gate_rows:
+        rows = [r for f in args.gate_rows for r in pickle.loads(f.read_bytes())]
+    elif args.plain_cv or args.plain_gate:
         res, rows = plain_cv(split, [q for q in train if not q.silent], plain,
                              args.bar if args.bar is not None else 0.07, args.c, args.lam,
                              args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
                              adapter_plain=args.adapter_plain, second_adapter=args.second_adapter)
         print_table("plain-words questions, held out by policy half", res)
+        if args.gate_rows_out:
+            args.gate_rows_out.write_bytes(pickle.dumps(rows))
+    if args.plain_cv or args.plain_gate:
         if {r.half for r in rows} == {0, 1}:
             table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07,
                                              args.plain_gate or 0.95, args.c)
