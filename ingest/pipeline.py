@@ -124,15 +124,17 @@ class _Pending:
 
 
 def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = None, *,
-                 model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8",
                  progress: Callable | None = None, limits: Limits | None = None) -> IngestReport:
     """Ingest files and folders into the store. A bad file is reported; the others still ingest.
-    A policy whose file is gone from an ingested folder is removed from the store.
+    A policy whose file is gone from an ingested folder is removed from the store. Units are
+    embedded with the store's own model (`open_store`'s), or `embedder`, which must be that model.
 
     Files are read and segmented one by one, each within `limits` (in a reader process: see
     ingest.worker); their new units are embedded in groups of about GROUP_UNITS across files
     (length-sorted batches waste little on padding), then the group's policies are swapped in."""
     report = IngestReport()
+    if embedder is not None:
+        store.check_embedder(embedder)
     files, report.failed, report.skipped = expand(paths)
     files, report.failed, seen = _without_shared_ids(files, report.failed)
     store.check()
@@ -152,11 +154,11 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
             continue
         group.append(pending)
         if sum(len(p.units) for p in group) >= GROUP_UNITS:
-            embedder = embedder or get_embedder(model, backend)
+            embedder = embedder or _own_embedder(store)
             _embed_and_store(group, store, embedder, report)
             group = []
     if group:
-        _embed_and_store(group, store, embedder or get_embedder(model, backend), report)
+        _embed_and_store(group, store, embedder or _own_embedder(store), report)
     for folder in {f.resolve() for _, f in files if f is not None}:
         for pid, rec in store.policies().items():
             if rec.path and Path(rec.path).parent == folder and pid not in seen:
@@ -165,6 +167,14 @@ def ingest_paths(paths: list[Path], store: Store, embedder: Embedder | None = No
     store.tidy()  # what a killed run left behind
     report.units = sum(r.units for r in store.policies().values())
     return report
+
+
+def _own_embedder(store: Store) -> Embedder:
+    embedder = store.embedder()
+    if embedder is None:
+        raise StoreMismatch(f"The store at {store.where} was opened without its embedding model; "
+                            "open it with open_store(path, model, backend), or pass the embedder.")
+    return embedder
 
 
 def _reason(path: Path, exc: Exception) -> str:

@@ -464,6 +464,18 @@ class Store:
         self.unreadable: dict[str, str] = {}  # policy -> why its rows could not be read
         self.heals = 0  # how many times this object rebuilt the vector index
 
+    def embedder(self):
+        """The Embedder this store's vectors are made with (None if the store was opened without one)."""
+        return self._embedder() if self._embedder else None
+
+    def check_embedder(self, embedder) -> None:
+        """Vectors of another model must never enter this store: cosines between a query of one
+        model and passages of another rank nothing, and no error would say so."""
+        name, mine = getattr(embedder, "name", None), self.fingerprint.get("model")
+        if name and mine and name != mine:
+            raise StoreMismatch(f"The store at {self.where} holds {mine} vectors; the embedder given makes "
+                                f"{name} vectors. Open the store for that model, or embed with its own.")
+
     @property
     def where(self) -> str:
         """The store, as a message names it."""
@@ -682,7 +694,7 @@ class Store:
     def _heal(self) -> None:
         """Rebuild the units collection from the active versions' texts and unit places (their
         vectors re-embedded), so a store whose index a crash damaged loses no policy."""
-        embedder = self._embedder() if self._embedder else None
+        embedder = self.embedder()
         if embedder is None:
             raise StoreMismatch("The store's vector index is damaged and this process has no embedding "
                                 "model to rebuild it; run policyqa ingest with your policies to repair it.")

@@ -64,7 +64,7 @@ def ingest(paths, store, as_json, rebuild):
         st.reset()
     elif st.reembed() and not as_json:  # built with another embedding model: keep every policy
         click.echo("the store was built with another embedding model: its policies were embedded again")
-    report = ingest_paths(list(paths), st, model=s.model, backend=s.backend,
+    report = ingest_paths(list(paths), st,
                           progress=progress_bar(not as_json), limits=ingest_limits(s))
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))

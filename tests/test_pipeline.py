@@ -119,6 +119,24 @@ def test_mismatched_fingerprint_is_refused_with_rebuild_hint(tmp_path, corpus_co
         ingest_paths([corpus_copy], other)
 
 
+def test_ingest_embeds_with_the_stores_own_model_and_refuses_another(tmp_path, corpus_copy, embedder):
+    """A store opened for one model is filled with that model's vectors, whatever the caller
+    forgets to say: before, ingest_paths embedded with the default model into any store, so a
+    store of another model answered queries of one model against passages of another."""
+    from ingest.embedding import get_embedder
+
+    store = open_store(tmp_path / "store", "all-MiniLM-L6-v2", "torch")
+    assert not ingest_paths([corpus_copy / "figure-gen.txt"], store).failed
+    rows = store.rows()["figure-gen"]
+    torch_vectors = get_embedder("all-MiniLM-L6-v2", "torch").embed_passages([rows.units[0].context])
+    int8_vectors = embedder.embed_passages([rows.units[0].context])
+    assert abs(float(rows.vectors[0] @ torch_vectors[0]) - 1.0) < 1e-4
+    assert abs(float(rows.vectors[0] @ int8_vectors[0]) - 1.0) > 1e-4  # the two runtimes differ: not the default's
+    with pytest.raises(StoreMismatch, match="makes all-MiniLM-L6-v2/onnx-int8"):  # another model's embedder is refused
+        ingest_paths([corpus_copy / "antiai-pics.txt"], store, embedder)
+    assert list(store.policies()) == ["figure-gen"]
+
+
 def test_a_store_built_with_another_model_is_embedded_again_and_keeps_every_policy(tmp_path, corpus_copy, embedder):
     """A new embedding model (a release, or POLICYQA_MODEL changed) must not cost the policies a
     user ingested from anywhere: the store re-embeds the texts it keeps."""

@@ -58,7 +58,7 @@ def build_store(folder: Path, with_hostile: bool = True) -> Path:
         (extra / "manifest.json").write_text(json.dumps({HOSTILE_ID: {"name": HOSTILE_NAME_IN_MANIFEST}}), "utf-8")
         paths.append(extra / f"{HOSTILE_ID}.txt")
     store = open_store(folder / "store", MODEL, BACKEND)
-    report = ingest_paths(paths, store, model=MODEL, backend=BACKEND)
+    report = ingest_paths(paths, store)
     assert not report.failed, report.failed
     return folder / "store"
 

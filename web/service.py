@@ -77,13 +77,13 @@ def prepare_store(settings: Settings) -> Store:
     failed = []
     if cold:
         log.info("cold start: ingesting %s into %s", settings.corpus, settings.store)
-        failed += ingest_paths([settings.corpus], store, model=settings.model, backend=settings.backend,
+        failed += ingest_paths([settings.corpus], store,
                                progress=_progress("ingesting"), limits=ingest_limits(settings)).failed
     else:
         log.info("store %s is ready: %d policies (warm start)", settings.store, len(store.policies()))
     uploads = uploads_dir(settings)
     if uploads.is_dir() and any(uploads.iterdir()):
-        up = ingest_paths([uploads], store, model=settings.model, backend=settings.backend,
+        up = ingest_paths([uploads], store,
                           progress=_progress("ingesting upload"), limits=ingest_limits(settings))
         failed += up.failed
         if up.added or up.updated:
@@ -202,8 +202,7 @@ class WebService:
             final = folder / name
             try:
                 final.write_bytes(data)
-                report = ingest_paths([final], self.store, model=self.settings.model,
-                                      backend=self.settings.backend, limits=ingest_limits(self.settings))
+                report = ingest_paths([final], self.store, limits=ingest_limits(self.settings))
                 if report.failed:
                     raise UploadError(report.failed[0]["error"].replace(str(folder) + "/", ""), 422)
             except BaseException:
