@@ -34,6 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_ranker import ROOT, bench_module, build, fit, full_features  # noqa: E402
 
+from ingest.embedding import DEFAULT_MODEL  # noqa: E402
+
 TAU = 0.6  # a unit of X this close to Y's gold unit could be the answer: not a silent pair
 PER_QUESTION = 2  # other policies each question is asked of
 MIN_ANSWERED = 0.95
@@ -137,7 +139,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=ROOT / "qa" / "models" / "ranker.json")
     ap.add_argument("--write", action="store_true", help="record the chosen bar in --model")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--embedding-model", default="all-MiniLM-L6-v2", help="as train_ranker.py --model")
+    ap.add_argument("--embedding-model", default=DEFAULT_MODEL, help="as train_ranker.py --model")
     ap.add_argument("--backend", default="onnx-int8")
     args = ap.parse_args(argv)
 

@@ -98,10 +98,11 @@ def naive_reranked(store):
 
 
 def assistant(folder: Path, tmp: Path):
+    from ingest.embedding import DEFAULT_MODEL
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
 
-    store = open_store(tmp / f"store-{folder.name}", "all-MiniLM-L6-v2", "onnx-int8")
+    store = open_store(tmp / f"store-{folder.name}", DEFAULT_MODEL, "onnx-int8")
     if not store.policies():
         ingest_paths([folder], store)
     return Assistant(store)

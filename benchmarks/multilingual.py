@@ -150,7 +150,7 @@ def main() -> int:
     questions = [json.loads(line) for line in a.set.read_text(encoding="utf-8").splitlines() if line.strip()]
     print("glossary entries: " + ", ".join(f"{lang} {len(lexicon(lang))}" for lang in ("zh", "ja", "es")))
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), "all-MiniLM-L6-v2", "onnx-int8")
+        store = open_store(Path(tmp), DEFAULT_MODEL, "onnx-int8")
         t0 = time.perf_counter()
         report = ingest_paths([a.corpus], store)
         assistant = Assistant(store)

@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after ROOT: benchmarks/ingest.py is not the package
+from ingest.embedding import DEFAULT_MODEL  # noqa: E402
 from ingest.pipeline import ingest_paths, open_store  # noqa: E402
 from qa import compose, rank  # noqa: E402
 from qa.service import Assistant  # noqa: E402
@@ -102,7 +103,7 @@ def main() -> None:
     log = []
     quotes_evidence = seed_scoreboard().quotes_evidence
     stores = {}
-    model = os.environ.get("POLICYQA_MODEL", "all-MiniLM-L6-v2")
+    model = os.environ.get("POLICYQA_MODEL", DEFAULT_MODEL)
     with tempfile.TemporaryDirectory() as tmp:
         print("| set | rule off | hit@1 | hit@3 | flag | silent refused |\n|---|---|---|---|---|---|")
         for name in args.sets.split(","):

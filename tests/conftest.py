@@ -1,4 +1,4 @@
-"""Shared fixtures: the real bundled model, real ChromaDB stores in tmp dirs."""
+"""Shared fixtures: the real shipped model, real ChromaDB stores in tmp dirs."""
 from __future__ import annotations
 
 import shutil
@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from ingest.embedding import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-MODEL, BACKEND = "all-MiniLM-L6-v2", "onnx-int8"
+MODEL, BACKEND = DEFAULT_MODEL, "onnx-int8"
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +26,7 @@ def _data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real bundled all-MiniLM-L6-v2 (int8 ONNX export), loaded once per session."""
+    """The real shipped embedder (DEFAULT_MODEL: models/policyqa-minilm, int8 ONNX export), loaded once per session."""
     from ingest.embedding import get_embedder
 
     return get_embedder(MODEL, BACKEND)

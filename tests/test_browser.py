@@ -170,7 +170,7 @@ def test_chat_list_question_shows_every_named_processor_once(page, site):
     base, _ = site
     page.goto(base + "/")
     pick(page, "pq-chat-policy", "Cloudflare-hosted AI image generator")
-    answer = ask_in_chat(page, "Who do you share my data with?")
+    answer = ask_in_chat(page, "Which third-party services do you use?")
     quotes = [q.inner_text() for q in answer.locator(".pq-quote").all()]
     for name in ("kie.ai", "Creem", "Resend", "PostHog", "Sentry"):
         assert sum(q.startswith(name + ":") for q in quotes) == 1, (name, quotes)

@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import BACKEND, MODEL
 from ingest.loaders import load
 from ingest.metadata import name_in_title, policy_meta
 from ingest.segment import segment
@@ -100,7 +101,7 @@ def test_the_chat_and_desk_cards_show_the_page_and_the_hidden_address(files, tmp
     from qa.service import Assistant
     from web.render import answer_html
 
-    store = open_store(tmp_path / "store", "all-MiniLM-L6-v2", "onnx-int8")
+    store = open_store(tmp_path / "store", MODEL, BACKEND)
     assert not ingest_paths(list(files.values()), store, embedder).failed
     assistant = Assistant(store, embedder)
     html = answer_html(assistant.answer("How long do you keep deleted photos?", "snapnest-pdf"))

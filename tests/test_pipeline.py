@@ -132,7 +132,7 @@ def test_ingest_embeds_with_the_stores_own_model_and_refuses_another(tmp_path, c
     int8_vectors = embedder.embed_passages([rows.units[0].context])
     assert abs(float(rows.vectors[0] @ torch_vectors[0]) - 1.0) < 1e-4
     assert abs(float(rows.vectors[0] @ int8_vectors[0]) - 1.0) > 1e-4  # the two runtimes differ: not the default's
-    with pytest.raises(StoreMismatch, match="makes all-MiniLM-L6-v2/onnx-int8"):  # another model's embedder is refused
+    with pytest.raises(StoreMismatch, match="the embedder given makes"):  # another model's embedder is refused
         ingest_paths([corpus_copy / "antiai-pics.txt"], store, embedder)
     assert list(store.policies()) == ["figure-gen"]
 

@@ -66,7 +66,7 @@ def test_across_policies_the_cited_are_those_whose_best_clause_clears_the_bar(as
 @pytest.mark.parametrize("qsets, corpus, counts", [
     (["natural_questions.jsonl"], "natural/corpus", "70 questions, 15 silent"),
     (["natural_dev_questions.jsonl"], "natural_dev/corpus", "70 questions, 15 silent"),
-    ([f"plain_train/part{i}.jsonl" for i in range(1, 24)], "plain_train/corpus", "1176 questions, 252 silent"),
+    ([f"plain_train/part{i}.jsonl" for i in range(1, 28)], "plain_train/corpus", "1288 questions, 276 silent"),
 ])
 def test_the_plain_words_question_sets_quote_their_policies(qsets, corpus, counts, tmp_path, capsys):
     """Each set's evidence phrases are verbatim parts of one sentence of their policy, silent
@@ -114,20 +114,32 @@ def test_the_gate_reads_the_ranked_clauses():
     assert rank.addresses(x, np.array([0.1, 0.05, 0.0]), {"gate": gate}) == pytest.approx(0.1)
 
 
-def test_the_shipped_gate_refuses_a_silent_question_the_bar_lets_through(assistant):
-    # image-video-gen lists "Technical and usage data such as IP address, device/browser type ..."
-    # and never mentions GPS or location; its clauses clear the bar, the gate finds it silent
-    question = "Do you collect my location through GPS?"
-    assert assistant.gate is not None
-    ans = assistant.answer(question, "image-video-gen")
+@pytest.fixture(scope="module")
+def vikings(tmp_path_factory, embedder):
+    """The Minnesota Vikings policy (OPP-115 validation, 21,000 characters), in a real store."""
+    from conftest import new_store
+    from ingest.pipeline import ingest_paths
+
+    store = new_store(tmp_path_factory.mktemp("vikings"))
+    assert not ingest_paths([ROOT / "benchmarks" / "natural_dev" / "corpus" / "vikings-com.txt"], store, embedder).failed
+    return Assistant(store, embedder)
+
+
+def test_the_shipped_gate_refuses_a_silent_question_the_bar_lets_through(vikings, assistant):
+    # the policy never says where data is stored or sent (grep: no "country", "abroad",
+    # "transfer" of data across borders); its closest clause clears the bar, the gate finds it silent
+    question = "Is my personal data stored in a different country?"
+    assert vikings.gate is not None
+    ans = vikings.answer(question, "vikings-com")
     assert not ans.answerable, ans.answer
     assert ans.citations and all(c.related for c in ans.citations)
-    assert ans.to_dict()["addressed"]["image-video-gen"] < assistant.gate  # the reading is in the JSON
-    gate, assistant.gate = assistant.gate, None
+    assert ans.to_dict()["addressed"]["vikings-com"] < vikings.gate  # the reading is in the JSON
+    gate, vikings.gate = vikings.gate, None
     try:
-        assert assistant.answer(question, "image-video-gen").answerable  # the bar alone answers it
+        assert vikings.answer(question, "vikings-com").answerable  # the bar alone answers it
     finally:
-        assistant.gate = gate
+        vikings.gate = gate
+    assert vikings.answer("How do I change the email address you have for me?", "vikings-com").answerable
     assert assistant.answer("Do you use my photos to train AI?", "antiai-pics").answerable
     across = assistant.answer("Do you use my photos to train AI?").to_dict()
     assert set(across["addressed"]) == set(assistant.policies())

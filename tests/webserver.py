@@ -12,9 +12,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ingest.embedding import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-MODEL, BACKEND = "all-MiniLM-L6-v2", "onnx-int8"
+MODEL, BACKEND = DEFAULT_MODEL, "onnx-int8"
 ADMIN_TOKEN = "test-admin-token"
 HOSTILE_ID = "hostile-policy"
 
