@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None, service=None):
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything loads: a port in use is one clear line, at once."""
+    """The server's socket, bound and listening before anything loads: a port in use is one clear
+    line, at once, and from "serving on" a client's connection waits in the backlog until uvicorn
+    accepts it (a socket only bound refuses it: the test of `make run` saw that race)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -95,6 +97,7 @@ def listen(host: str, port: int) -> socket.socket:
             raise CannotListen(f"port {port} on {host} is already in use (another policyqa server?): stop it, "
                                f"or choose another port: --port {port + 1} (make run PORT={port + 1}).") from None
         raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    sock.listen(2048)  # uvicorn's backlog
     return sock
 
 
