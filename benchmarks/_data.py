@@ -94,7 +94,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @contextmanager
 def ingested(*folders: Path):
-    """A store in a temporary folder holding the policies of `folders` (the bundled model)."""
+    """A store in a temporary folder holding the policies of `folders` (the shipped embedder)."""
     from ingest.embedding import DEFAULT_MODEL
     from ingest.pipeline import ingest_paths, open_store
 

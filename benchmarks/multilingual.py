@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _data import seed_scoreboard  # noqa: E402
+from ingest.embedding import DEFAULT_MODEL  # noqa: E402
 from ingest.pipeline import ingest_paths, open_store  # noqa: E402
 from qa.service import Assistant  # noqa: E402
 from qa.translate import lexicon, query_for_retrieval  # noqa: E402

@@ -29,16 +29,20 @@ def test_relied_on_clauses_always_outrank_related_ones(assistant):
             assert all(s >= assistant.bar for s in relied)
 
 
-@pytest.fixture(scope="module")
-def long_policy(tmp_path_factory, embedder):
-    """The Walmart policy of the PolicyQA dev split (21,000 characters), in a real store."""
+def one_policy(folder: Path, policy: Path, embedder) -> Assistant:
+    """An assistant over a real store holding one policy file."""
     from conftest import new_store
     from ingest.pipeline import ingest_paths
 
-    store = new_store(tmp_path_factory.mktemp("walmart"))
-    report = ingest_paths([NATURAL / "walmart-com.txt"], store, embedder)
-    assert not report.failed
+    store = new_store(folder)
+    assert not ingest_paths([policy], store, embedder).failed
     return Assistant(store, embedder)
+
+
+@pytest.fixture(scope="module")
+def long_policy(tmp_path_factory, embedder):
+    """The Walmart policy of the PolicyQA dev split (21,000 characters), in a real store."""
+    return one_policy(tmp_path_factory.mktemp("walmart"), NATURAL / "walmart-com.txt", embedder)
 
 
 def test_a_question_a_long_policy_is_silent_on_is_refused(long_policy):
@@ -117,12 +121,8 @@ def test_the_gate_reads_the_ranked_clauses():
 @pytest.fixture(scope="module")
 def vikings(tmp_path_factory, embedder):
     """The Minnesota Vikings policy (OPP-115 validation, 21,000 characters), in a real store."""
-    from conftest import new_store
-    from ingest.pipeline import ingest_paths
-
-    store = new_store(tmp_path_factory.mktemp("vikings"))
-    assert not ingest_paths([ROOT / "benchmarks" / "natural_dev" / "corpus" / "vikings-com.txt"], store, embedder).failed
-    return Assistant(store, embedder)
+    return one_policy(tmp_path_factory.mktemp("vikings"), ROOT / "benchmarks" / "natural_dev" / "corpus" / "vikings-com.txt",
+                      embedder)
 
 
 def test_the_shipped_gate_refuses_a_silent_question_the_bar_lets_through(vikings, assistant):
