@@ -95,11 +95,10 @@ def read_jsonl(path: Path) -> list[dict]:
 @contextmanager
 def ingested(*folders: Path):
     """A store in a temporary folder holding the policies of `folders` (the shipped embedder)."""
-    from ingest.embedding import DEFAULT_MODEL
     from ingest.pipeline import ingest_paths, open_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), DEFAULT_MODEL, "onnx-int8")
+        store = open_store(Path(tmp))
         report = ingest_paths(list(folders), store)
         if report.failed:
             raise RuntimeError(f"could not ingest {report.failed}")

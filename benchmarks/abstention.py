@@ -66,13 +66,12 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true", help="print every wrong call")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from ingest.embedding import DEFAULT_MODEL
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
 
     items = [json.loads(line) for line in args.set.read_text("utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), DEFAULT_MODEL, "onnx-int8")
+        store = open_store(Path(tmp))
         ingest_paths([args.corpus], store)
         shipped = Assistant(store)
         bars = sorted({shipped.bar, *BARS})

@@ -22,7 +22,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chroma_server import chroma_server  # noqa: E402
 from ingest import store as store_module  # noqa: E402
-from ingest.embedding import DEFAULT_MODEL  # noqa: E402
 from ingest.pipeline import open_store  # noqa: E402
 
 
@@ -32,10 +31,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, chroma_server(Path(tmp) / "data") as url:
         where = {"chroma_url": url, "chroma_collection": "visibility"}
-        writer = open_store(Path(tmp) / "writer", DEFAULT_MODEL, "onnx-int8", **where)
+        writer = open_store(Path(tmp) / "writer", **where)
         writer._state.flip({})
         del store_module._DIRECTORIES[(url, "visibility")]  # the reader starts as another process would
-        reader = open_store(Path(tmp) / "reader", DEFAULT_MODEL, "onnx-int8", **where)
+        reader = open_store(Path(tmp) / "reader", **where)
         reader.catalog_key()
         costs = []
         for _ in range(200):

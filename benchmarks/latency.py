@@ -98,11 +98,10 @@ def naive_reranked(store):
 
 
 def assistant(folder: Path, tmp: Path):
-    from ingest.embedding import DEFAULT_MODEL
     from ingest.pipeline import ingest_paths, open_store
     from qa.service import Assistant
 
-    store = open_store(tmp / f"store-{folder.name}", DEFAULT_MODEL, "onnx-int8")
+    store = open_store(tmp / f"store-{folder.name}")
     if not store.policies():
         ingest_paths([folder], store)
     return Assistant(store)

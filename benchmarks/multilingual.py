@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _data import seed_scoreboard  # noqa: E402
-from ingest.embedding import DEFAULT_MODEL  # noqa: E402
 from ingest.pipeline import ingest_paths, open_store  # noqa: E402
 from qa.service import Assistant  # noqa: E402
 from qa.translate import lexicon, query_for_retrieval  # noqa: E402
@@ -151,7 +150,7 @@ def main() -> int:
     questions = [json.loads(line) for line in a.set.read_text(encoding="utf-8").splitlines() if line.strip()]
     print("glossary entries: " + ", ".join(f"{lang} {len(lexicon(lang))}" for lang in ("zh", "ja", "es")))
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), DEFAULT_MODEL, "onnx-int8")
+        store = open_store(Path(tmp))
         t0 = time.perf_counter()
         report = ingest_paths([a.corpus], store)
         assistant = Assistant(store)

@@ -39,6 +39,7 @@ def runtime_name(model: str, backend: str) -> str:
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNED_DIR = ROOT / "models" / "policyqa-minilm"
 DEFAULT_MODEL = "policyqa-minilm"  # the ranker (qa/models/ranker.json) is trained on its vectors
+DEFAULT_BACKEND = "onnx-int8"  # exported and quantised on first use (export_onnx)
 
 
 class Embedder(Protocol):
@@ -269,7 +270,7 @@ _loaded: dict[tuple, Embedder] = {}
 _load_lock = threading.Lock()
 
 
-def get_embedder(model: str = DEFAULT_MODEL, backend: str = "onnx-int8") -> Embedder:
+def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> Embedder:
     """The embedder for (model, backend), loaded once per process."""
     key = (model, backend)
     if key not in MODELS:

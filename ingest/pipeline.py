@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.embedding import Embedder, get_embedder, model_name, runtime_name
+from ingest.embedding import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, get_embedder, model_name, runtime_name
 from ingest.errors import IngestError, StoreBusy, StoreMismatch
 from ingest.loaders import FORMATS
 from ingest.metadata import MANIFEST, load_manifest, policy_meta
@@ -42,10 +42,11 @@ def fingerprint(model: str, backend: str) -> dict:
     return {"model": runtime_name(model_name(model), backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
-def open_store(path: Path, model: str, backend: str, *, lock_timeout: float = 60.0, chroma_url: str = "",
+def open_store(path: Path, model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, *, lock_timeout: float = 60.0, chroma_url: str = "",
                chroma_collection: str = "policyqa") -> Store:
-    """The store at `path` for this model, or the one named `chroma_collection` on the Chroma
-    server at `chroma_url` if one is given; the model is loaded only if the store must heal."""
+    """The store at `path` for this model (the shipped one unless named), or the one named
+    `chroma_collection` on the Chroma server at `chroma_url` if one is given; the model is
+    loaded only if the store must heal or ingest."""
     return Store(path, fingerprint(model, backend), lock_timeout=lock_timeout,
                  embedder=lambda: get_embedder(model, backend), url=chroma_url, name=chroma_collection)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.embedding import DEFAULT_MODEL
+from ingest.embedding import DEFAULT_BACKEND, DEFAULT_MODEL
 
 # Nothing at run time may reach a model hub or telemetry endpoint.
 for _var, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
@@ -33,7 +33,7 @@ class Settings(BaseSettings):
                          description="Folder of the default policies ingested by `serve` on a cold start.")
     model: str = Field(default=DEFAULT_MODEL,
                        description="Embedding model: a name from ingest.embedding.MODELS or a local folder.")
-    backend: str = Field(default="onnx-int8",
+    backend: str = Field(default=DEFAULT_BACKEND,
                          description="Embedding runtime: 'onnx-int8' (exported and quantised on first use) or 'torch'.")
     llm: str = Field(default="",
                      description="Optional LangChain chat model for writing answers, e.g. 'ollama:llama3.1'. Empty: no LLM.")
