@@ -15,10 +15,10 @@ the natural-question set (five PolicyQA dev policies, held out: reported, never 
 
 The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar);
 no-gate without the ranker's gate (qa.rank.addresses: a policy whose P(addresses) is below the
-gate's threshold is silent).
+gate's threshold is silent); gate=T with the gate's threshold at T instead of the ranker's.
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,reranker] [--sets ...] [--log F]
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,gate=0.3,reranker] [--sets ...] [--log F]
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def variant(name: str):
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
-    elif name not in ("all", "reranker", "no-gate"):  # reranker, no-gate: see main
+    elif name not in ("all", "reranker", "no-gate") and not name.startswith("gate="):  # these: see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
@@ -118,6 +118,8 @@ def main() -> None:
                     assistant = Assistant(stores[corpus], model=model, reranker=v == "reranker")
                     if v == "no-gate":
                         assistant.gate = None
+                    elif v.startswith("gate="):  # another threshold for the gate's P(addresses)
+                        assistant.gate = float(v.removeprefix("gate="))
                     m = evaluate(assistant, rows, quotes_evidence, records)
                 log += [{"set": name, "variant": v, **r} for r in records]
                 label = {"all": "none (as shipped)", "reranker": "none, reranker on"}.get(v, v.removeprefix("no-"))
