@@ -42,8 +42,8 @@ def fingerprint(model: str, backend: str) -> dict:
     return {"model": runtime_name(model_name(model), backend), "segmenter": SEGMENTER_VERSION, "schema": SCHEMA}
 
 
-def open_store(path: Path, model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, *, lock_timeout: float = 60.0, chroma_url: str = "",
-               chroma_collection: str = "policyqa") -> Store:
+def open_store(path: Path, model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, *,
+               lock_timeout: float = 60.0, chroma_url: str = "", chroma_collection: str = "policyqa") -> Store:
     """The store at `path` for this model (the shipped one unless named), or the one named
     `chroma_collection` on the Chroma server at `chroma_url` if one is given; the model is
     loaded only if the store must heal or ingest."""
