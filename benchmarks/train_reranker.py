@@ -9,7 +9,10 @@ PolicyQA question wordings of each annotation type (a fixed fifth of the wording
 The policies are split by index: VALIDATION policies are never trained on; they calibrate the
 probability and choose the abstention bar, and report the figures this script prints. The
 PolicyQA dev split (20 policies) is not read here at all: it stays held out for
-../shared/bench/policyqa_bench.py.
+../shared/bench/policyqa_bench.py. With --plain-repeat, the hand-written plain-words questions
+(benchmarks/plain_train, the first stage's and the embedder's too) join them, on their OPP-115
+policies and the list-shaped ones written for training; --plain-half holds half of those
+policies out and reports on them.
 
 Every policy goes through `policyqa ingest`'s own path (load, normalise, segment, embed); every
 question through the first stage that runs at query time (qa.rank with the ranker at
@@ -163,6 +166,31 @@ def cases(stage1: Path, natural: str = "gaps"):
         quiet.append(Case(pi, text, s1, none, unclear_units(notes[pi], qtypes[text]), none, none,
                           np.array([len(u.text) for u in idx.units])))
     return split, texts, answerable, quiet
+
+
+def plain_cases(split, stage1: Path) -> tuple[list[Case], list[Case]]:
+    """The hand-written plain-words questions (benchmarks/plain_train) as (answerable, silent)
+    cases against their policies: a unit answers when it holds an evidence phrase, as
+    ../shared/bench/score_seeds.py judges a quote. The list-shaped policies written for training
+    are appended to `split` (call after the OPP-115 cases; extend `texts` to match)."""
+    from _data import plain_questions as records
+    from train_ranker import plain_questions
+
+    from ingest.embedding import get_embedder
+    from qa import rank
+
+    model = rank.load_model(stage1)
+    answerable, silent = [], []
+    for q, r in zip(plain_questions(split, get_embedder()), records(), strict=True):
+        if r["answerable"] and not q.y.any():  # its evidence is in no unit: no label to learn
+            continue
+        idx = split.indexes[q.policy]
+        s1 = rank.score(rank.features(idx, q.text, q.qvec, model).x, model)
+        ans = q.y > 0
+        none = np.zeros(len(idx.units), dtype=bool)
+        lens = np.array([len(u.text) for u in idx.units])
+        (answerable if ans.any() else silent).append(Case(q.policy, q.text, s1, ans, none, ans, ans, lens))
+    return answerable, silent
 
 
 def candidates(split, case: Case, k: int) -> list[int]:
@@ -496,6 +524,12 @@ def main(argv=None) -> int:
     ap.add_argument("--plain-share", type=float, metavar="F",
                     help="with --natural all: draw this share of the groups from plain-words questions "
                          "(default: as they come, about two thirds)")
+    ap.add_argument("--plain-repeat", type=int, default=0, metavar="R",
+                    help="also train on the hand-written plain-words questions of benchmarks/plain_train "
+                         "(their groups R times, beside the OPP-115 groups)")
+    ap.add_argument("--plain-half", type=int, choices=(0, 1), metavar="H",
+                    help="with --plain-repeat: leave the plain-words questions of half H of their policies out "
+                         "(_data.plain_half) and report on them")
     ap.add_argument("--init", type=Path, help="train on from these torch weights (a model --save-torch kept)")
     ap.add_argument("--evaluate", type=Path, metavar="DIR",
                     help="no training: the exported reranker in DIR on the validation policies, reranking the "
@@ -542,6 +576,26 @@ def main(argv=None) -> int:
         data = plain[:k] + other[:n - k]
         rng.shuffle(data)
     data = data[:n]
+    plain_a = plain_s = []
+    if args.plain_repeat:
+        from _data import plain_half
+
+        from qa.rerank import passages
+
+        n_opp = len(texts)
+        pa, ps = plain_cases(split, args.stage1)
+        texts += [passages(idx.units) for idx in split.indexes[n_opp:]]
+        out = lambda c: c.policy < n_opp and is_validation(c.policy)  # noqa: E731  OPP-115 validation
+        held = lambda c: args.plain_half is not None and plain_half(split.pids[c.policy]) == args.plain_half  # noqa: E731
+        plain_a, plain_s = [c for c in pa if held(c) and not out(c)], [c for c in ps if held(c) and not out(c)]
+        tr_pa, tr_ps = [c for c in pa if not held(c) and not out(c)], [c for c in ps if not held(c) and not out(c)]
+        before = len(data)
+        for _ in range(args.plain_repeat):
+            data += groups(split, texts, tr_pa, tr_ps, rng, args.hard)
+        rng.shuffle(data)
+        log(f"plain-words cases: train {len(tr_pa)} answerable + {len(tr_ps)} silent ({len(data) - before} groups); "
+            f"held out {len(plain_a)} + {len(plain_s)}; on OPP-115 validation policies (unused) "
+            f"{sum(map(out, pa + ps))}")
     log(f"training groups: {len(data)} of {GROUP} ({sum(g[2][0] for g in data):.0f} answerable)")
     sub = random.Random(1)
     if args.val_limit:
@@ -571,6 +625,8 @@ def main(argv=None) -> int:
         torch.save(model.state_dict(), args.save_torch)
     tok = tokenizer()
     score = lambda q, ts: torch_logits(model, q, ts, tok)  # noqa: E731
+    if plain_a:
+        validate(split, texts, plain_a, plain_s, score, args.k, lambda m: log("held-out plain-words " + m))
     res = validate(split, texts, va_a, va_s, score, args.k, log)
     cal = calibrate(*res["pairs"])
     res = validate(split, texts, va_a, va_s, score, args.k, log, cal)
