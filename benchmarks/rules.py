@@ -13,12 +13,13 @@ multilingual.jsonl (the bundled policies; the rules were written against these),
 natural-question tuning set (five long OPP-115 validation policies: benchmarks/natural_dev) and
 the natural-question set (five PolicyQA dev policies, held out: reported, never used to choose).
 
-The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar);
+The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar;
+reranker=T: its bar at T);
 no-gate without the ranker's gate (qa.rank.addresses: a policy whose P(addresses) is below the
 gate's threshold is silent); gate=T with the gate's threshold at T instead of the ranker's.
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,gate=0.3,reranker] [--sets ...] [--log F]
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,gate=0.3,reranker,reranker=0.1] [--sets ...] [--log F]
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def variant(name: str):
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
-    elif name not in ("all", "reranker", "no-gate") and not name.startswith("gate="):  # these: see main
+    elif name not in ("all", "reranker", "no-gate") and not name.startswith(("gate=", "reranker=")):  # these: see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
@@ -115,7 +116,9 @@ def main() -> None:
             for v in args.variants.split(","):
                 with variant(v):
                     records = []
-                    assistant = Assistant(stores[corpus], model=model, reranker=v == "reranker")
+                    rr = v.startswith("reranker")
+                    bar = float(v.removeprefix("reranker=")) if v.startswith("reranker=") else None
+                    assistant = Assistant(stores[corpus], model=model, reranker=rr, bar=bar)
                     if v == "no-gate":
                         assistant.gate = None
                     elif v.startswith("gate="):  # another threshold for the gate's P(addresses)
