@@ -187,9 +187,8 @@ def plain_cases(split, stage1: Path) -> tuple[list[Case], list[Case]]:
         idx = split.indexes[q.policy]
         s1 = rank.score(rank.features(idx, q.text, q.qvec, model).x, model)
         ans = q.y > 0
-        none = np.zeros(len(idx.units), dtype=bool)
         lens = np.array([len(u.text) for u in idx.units])
-        (answerable if ans.any() else silent).append(Case(q.policy, q.text, s1, ans, none, ans, ans, lens))
+        (answerable if ans.any() else silent).append(Case(q.policy, q.text, s1, ans, np.zeros_like(ans), ans, ans, lens))
     return answerable, silent
 
 
@@ -586,16 +585,17 @@ def main(argv=None) -> int:
         pa, ps = plain_cases(split, args.stage1)
         texts += [passages(idx.units) for idx in split.indexes[n_opp:]]
         out = lambda c: c.policy < n_opp and is_validation(c.policy)  # noqa: E731  OPP-115 validation
+        unused = sum(map(out, pa + ps))
+        pa, ps = [c for c in pa if not out(c)], [c for c in ps if not out(c)]
         held = lambda c: args.plain_half is not None and plain_half(split.pids[c.policy]) == args.plain_half  # noqa: E731
-        plain_a, plain_s = [c for c in pa if held(c) and not out(c)], [c for c in ps if held(c) and not out(c)]
-        tr_pa, tr_ps = [c for c in pa if not held(c) and not out(c)], [c for c in ps if not held(c) and not out(c)]
+        plain_a, plain_s = [c for c in pa if held(c)], [c for c in ps if held(c)]
+        tr_pa, tr_ps = [c for c in pa if not held(c)], [c for c in ps if not held(c)]
         before = len(data)
         for _ in range(args.plain_repeat):
             data += groups(split, texts, tr_pa, tr_ps, rng, args.hard)
         rng.shuffle(data)
         log(f"plain-words cases: train {len(tr_pa)} answerable + {len(tr_ps)} silent ({len(data) - before} groups); "
-            f"held out {len(plain_a)} + {len(plain_s)}; on OPP-115 validation policies (unused) "
-            f"{sum(map(out, pa + ps))}")
+            f"held out {len(plain_a)} + {len(plain_s)}; on OPP-115 validation policies (unused) {unused}")
     log(f"training groups: {len(data)} of {GROUP} ({sum(g[2][0] for g in data):.0f} answerable)")
     sub = random.Random(1)
     if args.val_limit:

@@ -11,7 +11,8 @@ it loses on the bundled question sets (benchmarks/README.md, "The reranker").
 
 The model is the bundled all-MiniLM-L6-v2 with a one-logit head over [CLS], fine-tuned on
 OPP-115 and the hand-written plain-words questions (benchmarks/plain_train) on this machine's
-CPU (benchmarks/train_reranker.py; model card in qa/models/reranker/README.md), exported to ONNX with int8 weights and run by onnxruntime.
+CPU (benchmarks/train_reranker.py; model card in qa/models/reranker/README.md), exported to
+ONNX with int8 weights and run by onnxruntime.
 """
 from __future__ import annotations
 
