@@ -35,7 +35,7 @@ def plain_questions() -> list[dict]:
     (finetune_embedder.py) both read them here. POLICYQA_PLAIN_DIR: another folder of parts
     (e.g. a subset, to measure what more questions buy); POLICYQA_PLAIN_PARTS=N: parts 1 to N
     only (the shipped embedder and first stage learnt from parts 1-23: qa/models/ranker.json's
-    "embedder_note"; the reranker from all)."""
+    "embedder_note"; the shipped reranker from parts 1-27)."""
     folder = Path(os.environ.get("POLICYQA_PLAIN_DIR") or ROOT / "benchmarks" / "plain_train")
     last = int(os.environ.get("POLICYQA_PLAIN_PARTS") or 10**6)
     return [json.loads(line) for f in sorted(folder.glob("part*.jsonl")) if int(f.stem[4:]) <= last
