@@ -37,8 +37,8 @@ def plain_questions() -> list[dict]:
     only (the shipped embedder and first stage learnt from parts 1-23: qa/models/ranker.json's
     "embedder_note"; the shipped reranker from parts 1-27)."""
     folder = Path(os.environ.get("POLICYQA_PLAIN_DIR") or ROOT / "benchmarks" / "plain_train")
-    last = int(os.environ.get("POLICYQA_PLAIN_PARTS") or 10**6)
-    return [json.loads(line) for f in sorted(folder.glob("part*.jsonl")) if int(f.stem[4:]) <= last
+    last = os.environ.get("POLICYQA_PLAIN_PARTS")
+    return [json.loads(line) for f in sorted(folder.glob("part*.jsonl")) if not last or int(f.stem[4:]) <= int(last)
             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

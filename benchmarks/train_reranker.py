@@ -174,18 +174,19 @@ def plain_cases(split, stage1: Path) -> tuple[list[Case], list[Case]]:
     ../shared/bench/score_seeds.py judges a quote. The list-shaped policies written for training
     are appended to `split` (call after the OPP-115 cases; extend `texts` to match)."""
     from _data import plain_questions as records
-    from train_ranker import plain_questions
+    from train_ranker import plain_questions, plain_row
 
     from ingest.embedding import get_embedder
     from qa import rank
 
     model = rank.load_model(stage1)
+    adapter = rank.adapter_of(model)
     answerable, silent = [], []
     for q, r in zip(plain_questions(split, get_embedder()), records(), strict=True):
         if r["answerable"] and not q.y.any():  # its evidence is in no unit: no label to learn
             continue
         idx = split.indexes[q.policy]
-        s1 = rank.score(rank.features(idx, q.text, q.qvec, model).x, model)
+        s1 = rank.score(plain_row(split, q, adapter), model)  # q.x: its base features, computed once
         ans = q.y > 0
         lens = np.array([len(u.text) for u in idx.units])
         (answerable if ans.any() else silent).append(Case(q.policy, q.text, s1, ans, np.zeros_like(ans), ans, ans, lens))
