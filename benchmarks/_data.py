@@ -35,10 +35,13 @@ def plain_questions() -> list[dict]:
     (finetune_embedder.py) both read them here. POLICYQA_PLAIN_DIR: another folder of parts
     (e.g. a subset, to measure what more questions buy); POLICYQA_PLAIN_PARTS=N: parts 1 to N
     only (the shipped embedder and first stage learnt from parts 1-23: qa/models/ranker.json's
-    "embedder_note"; the shipped reranker from parts 1-27)."""
+    "embedder_note"; the shipped reranker from parts 1-27); POLICYQA_PLAIN_PARTS=M-N: parts M to N
+    (e.g. 24-31, which the shipped first stage never saw)."""
     folder = Path(os.environ.get("POLICYQA_PLAIN_DIR") or ROOT / "benchmarks" / "plain_train")
-    last = os.environ.get("POLICYQA_PLAIN_PARTS")
-    return [json.loads(line) for f in sorted(folder.glob("part*.jsonl")) if not last or int(f.stem[4:]) <= int(last)
+    parts = os.environ.get("POLICYQA_PLAIN_PARTS", "")
+    first, _, last = parts.rpartition("-")
+    return [json.loads(line) for f in sorted(folder.glob("part*.jsonl"))
+            if not parts or int(first or 1) <= int(f.stem[4:]) <= int(last)
             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

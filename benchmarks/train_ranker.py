@@ -473,8 +473,6 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
     questions on 68 policies: more signal than natural-dev's 55 on 5. Halves by _data.plain_half;
     `halves`: score that half only (an embedder fine-tuned on the other half's questions:
     `finetune_embedder.py --data plain --plain-half H`). Also returns each question's GateRow."""
-    from qa.rank import adjust, gate_features, score
-
     from _data import plain_half
 
     pq = plain_questions(split, plain[1])
@@ -484,13 +482,11 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
         model = fit(split, questions, c, lam, plain=plain, plain_keep=lambda q, h=h: half[q.policy] != h, **fit_args)
         adapter = adapters_of(model)
         for q in (q for q in pq if half[q.policy] == h):
-            pidx = split.indexes[q.policy]
-            x = np.hstack([q.x, adapted_columns(pidx, q.qvec, adapter)])
-            s = adjust(pidx, q.text, score(x, model))
+            row, s = gate_row(split, q, model, adapter, h)
             top = np.argsort(-s, kind="stable")[:3]
             group = "written, list-shaped" if split.pids[q.policy].startswith("synth-") else "OPP-115 prose"
-            rows[group].append((q.y.any(), q.y[top[0]] > 0, q.y[top].any(), float(s.max())))
-            gates.append(GateRow(h, bool(q.y.any()), float(s.max()), gate_features(x, s)))
+            rows[group].append((q.y.any(), q.y[top[0]] > 0, q.y[top].any(), row.best))
+            gates.append(row)
     out = {}
     for group, r in sorted(rows.items()):
         ans = [x for x in r if x[0]]
@@ -514,6 +510,28 @@ class GateRow:
     answerable: bool
     best: float
     x: np.ndarray
+
+
+def gate_row(split: Split, q: PlainQuestion, model: dict, adapter, half: int) -> tuple[GateRow, np.ndarray]:
+    """A plain-words question's GateRow as `model` (with its `adapter`) scores it, and the scores
+    of its policy's units as answers rank by them (rank.adjust)."""
+    from qa.rank import adjust, gate_features, score
+
+    pidx = split.indexes[q.policy]
+    x = np.hstack([q.x, adapted_columns(pidx, q.qvec, adapter)])
+    s = adjust(pidx, q.text, score(x, model))
+    return GateRow(half, bool(q.y.any()), float(s.max()), gate_features(x, s)), s
+
+
+def unseen_gate_rows(split: Split, model: dict, embedder) -> list[GateRow]:
+    """The GateRows of the plain-words questions (_data.plain_questions; POLICYQA_PLAIN_PARTS picks
+    the parts) as `model` scores them, for questions it was fitted without: e.g. the shipped first
+    stage on parts written after it (24-31), which are then as unseen as plain_cv's halves."""
+    from _data import plain_half
+
+    adapter = adapters_of(model)
+    return [gate_row(split, q, model, adapter, plain_half(split.pids[q.policy]))[0]
+            for q in plain_questions(split, embedder)]
 
 
 def fit_gate(rows: list[GateRow], c: float = 1.0) -> dict:
@@ -554,6 +572,34 @@ def gate_cv(rows: list[GateRow], bar: float, keep: float = 0.95, c: float = 1.0)
             "silent refused": round(float(np.mean(~both[~y])), 3)}
     aucs = {"gate": round(auc(p[y], p[~y]), 3), "best score alone": round(auc(best[y], best[~y]), 3)}
     return table, aucs, float(np.quantile(p[y], 1 - keep))
+
+
+def held_out_gate(rows: list[GateRow], table: dict, aucs: dict, threshold: float, args) -> dict:
+    """The gate fitted on all `rows`, with the threshold gate_cv chose (keeping args.plain_gate of
+    the answerable questions answered) and how it was chosen."""
+    return fit_gate(rows, args.c) | {
+        "threshold": round(threshold, 4),
+        "threshold_note": f"keeps {args.plain_gate:g} of the answerable plain-words questions answered, "
+                          f"on probabilities from gates fitted without their half: "
+                          f"{table[f'keep {args.plain_gate:g}']}; AUC {aucs}"}
+
+
+def refit_gate(args) -> int:
+    """--gate-only: the gate of --out's model refitted on --gate-rows, the rest of it kept."""
+    import pickle
+    import time
+
+    if not (args.plain_gate and args.gate_rows):
+        raise SystemExit("--gate-only needs --plain-gate KEEP and --gate-rows FILE...")
+    rows = [r for f in args.gate_rows for r in pickle.loads(f.read_bytes())]
+    table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07, args.plain_gate, args.c)
+    print_table("plain-words questions, the gate held out by policy half", table)
+    print(f"AUC, answerable against silent: {aucs}")
+    model = json.loads(args.out.read_text())
+    model["gate"] = held_out_gate(rows, table, aucs, threshold, args) | {"trained_at": time.strftime("%Y-%m-%d")}
+    args.out.write_text(json.dumps(model, indent=1) + "\n")
+    print(f"wrote {args.out}: its gate refitted on {len(rows)} rows, threshold {threshold:.4f}")
+    return 0
 
 
 def fold(questions: list[Question], parity: int) -> list[Question]:
@@ -670,9 +716,16 @@ def main(argv=None) -> int:
                          "keeping KEEP of the answerable ones answered (e.g. 0.95)")
     ap.add_argument("--gate-rows-out", type=Path, metavar="FILE",
                     help="with --plain-cv-half: keep that half's gate rows in FILE (for --gate-rows)")
-    ap.add_argument("--gate-rows", type=Path, nargs=2, metavar="FILE",
-                    help="with --plain-gate: fit the gate on these two halves' rows (each written by --gate-rows-out, "
-                         "e.g. by an embedder fine-tuned without that half) instead of scoring the halves here")
+    ap.add_argument("--gate-rows", type=Path, nargs="+", metavar="FILE",
+                    help="with --plain-gate: fit the gate on these rows (each file written by --gate-rows-out: "
+                         "a half's, e.g. by an embedder fine-tuned without that half, or --unseen-rows') instead of "
+                         "scoring the halves here")
+    ap.add_argument("--unseen-rows", type=Path, metavar="MODEL",
+                    help="with --gate-rows-out: write the gate rows of the plain-words questions (POLICYQA_PLAIN_PARTS) "
+                         "as MODEL, fitted without them, scores them, and stop")
+    ap.add_argument("--gate-only", action="store_true",
+                    help="with --plain-gate and --gate-rows: refit the gate of --out's model on those rows and keep "
+                         "the rest of the model as it is")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help="embedding model the store uses (the ranker is trained on its vectors)")
@@ -681,12 +734,21 @@ def main(argv=None) -> int:
                     help="abstention bar to record in the model (default: keep the one in --out; "
                          "choose it with benchmarks/relevance.py on the bundled policies)")
     args = ap.parse_args(argv)
+    if args.gate_only:
+        return refit_gate(args)
 
     t = time.perf_counter()
     split = build(args.data, model=args.model, backend=args.backend)
     pids, questions = split.pids, split.questions
     print(f"# {args.data}: {len(questions)} questions over {len(pids)} policies, featurised in "
           f"{time.perf_counter() - t:.1f}s", flush=True)
+    if args.unseen_rows:
+        from qa.rank import load_model
+
+        rows = unseen_gate_rows(split, load_model(args.unseen_rows), get_embedder(args.model, args.backend))
+        args.gate_rows_out.write_bytes(pickle.dumps(rows))
+        print(f"wrote {len(rows)} gate rows ({sum(not r.answerable for r in rows)} silent) to {args.gate_rows_out}")
+        return 0
     cv = cross_validate(split, args.c, args.lam) if args.cv else {}
     if cv:
         print_cv(cv)
@@ -714,11 +776,7 @@ def main(argv=None) -> int:
             print_table("plain-words questions, the gate held out by policy half", table)
             print(f"AUC, answerable against silent: {aucs}")
             if args.plain_gate:
-                gate = fit_gate(rows, args.c) | {
-                    "threshold": round(threshold, 4),
-                    "threshold_note": f"keeps {args.plain_gate:g} of the answerable plain-words questions answered, "
-                                      f"on probabilities from gates fitted without their half: "
-                                      f"{table[f'keep {args.plain_gate:g}']}; AUC {aucs}"}
+                gate = held_out_gate(rows, table, aucs, threshold, args)
         if args.plain_cv:
             return 0
     model = fit(split, [q for q in train if not q.silent], args.c, args.lam, use_adapter=args.adapter, plain=plain,

@@ -3,6 +3,7 @@ across policies only when its best clause clears the bar, and a long real policy
 a question is said, not papered over with its closest clause."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,26 @@ def test_the_plain_words_question_sets_quote_their_policies(qsets, corpus, count
     joined.write_text("".join((ROOT / "benchmarks" / q).read_text(encoding="utf-8") for q in qsets), encoding="utf-8")
     check.main([str(joined), str(ROOT / "benchmarks" / corpus)])
     assert capsys.readouterr().out.strip().endswith(f"OK: {counts}")
+
+
+def test_the_plain_words_parts_are_chosen_by_number_or_range(monkeypatch):
+    """POLICYQA_PLAIN_PARTS: N reads parts 1 to N, M-N parts M to N (which parts trained which
+    shipped model: the first stage 1-23, the gate's unseen rows 24-31)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_data", ROOT / "benchmarks" / "_data.py")
+    data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(data)
+    folder = ROOT / "benchmarks" / "plain_train"
+
+    def questions(*parts):
+        return [line for n in parts for line in (folder / f"part{n}.jsonl").read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+
+    for parts, expected in (("23", range(1, 24)), ("24-31", range(24, 32)), ("28-28", [28]), ("", range(1, 32))):
+        monkeypatch.setenv("POLICYQA_PLAIN_PARTS", parts)
+        assert (sorted(r["question"] for r in data.plain_questions())
+                == sorted(json.loads(q)["question"] for q in questions(*expected))), parts
 
 
 def test_a_policy_the_gate_finds_silent_relies_on_nothing():
