@@ -129,11 +129,27 @@ def test_with_the_reranker_related_clauses_never_outrank_relied_on_ones(seed_sto
 
 def test_with_the_reranker_across_policies_cites_those_whose_probability_clears_the_bar(seed_store, embedder):
     on = Assistant(seed_store, embedder, reranker=True)
-    for question in ("Do you sell my data?", "Is my data processed in China?"):
+    for question in ("Do you sell my data?", "Is my data processed in China?", "Who do you share my data with?"):
         ans = on.answer(question)
-        best = {p: hits[0].score if hits else 0.0
-                for p, hits in on._retrieve(question, on.scope(None))[2].items()}
-        assert set(ans.policies) == {p for p, s in best.items() if s >= on.bar}, (question, best)
+        _, _, hits, _, addressed = on._retrieve(question, on.scope(None))
+        best = {p: h[0].score if h else 0.0 for p, h in hits.items()}
+        clear = {p for p, s in best.items() if s >= on.bar and addressed[p] >= on.gate}
+        assert set(ans.policies) == clear, (question, best, addressed)
+
+
+def test_with_the_reranker_a_policy_the_gate_finds_silent_is_not_reread(seed_store, embedder, monkeypatch):
+    # it relies on no clause whatever they score, so the reranker's time goes to the others only
+    on = Assistant(seed_store, embedder, reranker=True)
+    question = "Is my data processed in China?"
+    addressed = on._retrieve(question, on.scope(None))[4]
+    silent = {p for p, a in addressed.items() if a < on.gate}
+    assert silent and silent != set(addressed)  # both kinds, or the test says nothing
+    read = []
+    logits = on.reranker.logits
+    monkeypatch.setattr(on.reranker, "logits", lambda q, texts: read.append(len(texts)) or logits(q, texts))
+    ans = on.answer(question)
+    assert len(read) == len(addressed) - len(silent)
+    assert not set(ans.policies) & silent
 
 
 def test_with_the_reranker_a_long_policy_still_refuses_what_it_is_silent_on(tmp_path, embedder):
