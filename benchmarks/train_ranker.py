@@ -718,7 +718,7 @@ def main(argv=None) -> int:
                     help="with --plain-cv-half: keep that half's gate rows in FILE (for --gate-rows)")
     ap.add_argument("--gate-rows", type=Path, nargs="+", metavar="FILE",
                     help="with --plain-gate: fit the gate on these rows (each file written by --gate-rows-out: "
-                         "a half's, e.g. by an embedder fine-tuned without that half, or --unseen-rows') instead of "
+                         "a half's, e.g. by an embedder fine-tuned without that half, or --unseen-rows's) instead of "
                          "scoring the halves here")
     ap.add_argument("--unseen-rows", type=Path, metavar="MODEL",
                     help="with --gate-rows-out: write the gate rows of the plain-words questions (POLICYQA_PLAIN_PARTS) "
@@ -734,6 +734,8 @@ def main(argv=None) -> int:
                     help="abstention bar to record in the model (default: keep the one in --out; "
                          "choose it with benchmarks/relevance.py on the bundled policies)")
     args = ap.parse_args(argv)
+    if args.unseen_rows and not args.gate_rows_out:
+        ap.error("--unseen-rows needs --gate-rows-out FILE")
     if args.gate_only:
         return refit_gate(args)
 
