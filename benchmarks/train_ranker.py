@@ -584,6 +584,11 @@ def held_out_gate(rows: list[GateRow], table: dict, aucs: dict, threshold: float
                           f"{table[f'keep {args.plain_gate:g}']}; AUC {aucs}"}
 
 
+def table_bar(args) -> float:
+    """The bar the plain-words tables pair the gate with: --bar, else the shipped 0.07."""
+    return args.bar if args.bar is not None else 0.07
+
+
 def refit_gate(args) -> int:
     """--gate-only: the gate of --out's model refitted on --gate-rows, the rest of it kept."""
     import pickle
@@ -592,7 +597,7 @@ def refit_gate(args) -> int:
     if not (args.plain_gate and args.gate_rows):
         raise SystemExit("--gate-only needs --plain-gate KEEP and --gate-rows FILE...")
     rows = [r for f in args.gate_rows for r in pickle.loads(f.read_bytes())]
-    table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07, args.plain_gate, args.c)
+    table, aucs, threshold = gate_cv(rows, table_bar(args), args.plain_gate, args.c)
     print_table("plain-words questions, the gate held out by policy half", table)
     print(f"AUC, answerable against silent: {aucs}")
     model = json.loads(args.out.read_text())
@@ -765,7 +770,7 @@ def main(argv=None) -> int:
         rows = [r for f in args.gate_rows for r in pickle.loads(f.read_bytes())]
     elif args.plain_cv or args.plain_gate:
         res, rows = plain_cv(split, [q for q in train if not q.silent], plain,
-                             args.bar if args.bar is not None else 0.07, args.c, args.lam,
+                             table_bar(args), args.c, args.lam,
                              args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
                              adapter_plain=args.adapter_plain, second_adapter=args.second_adapter)
         print_table("plain-words questions, held out by policy half", res)
@@ -773,7 +778,7 @@ def main(argv=None) -> int:
             args.gate_rows_out.write_bytes(pickle.dumps(rows))
     if args.plain_cv or args.plain_gate:
         if {r.half for r in rows} == {0, 1}:
-            table, aucs, threshold = gate_cv(rows, args.bar if args.bar is not None else 0.07,
+            table, aucs, threshold = gate_cv(rows, table_bar(args),
                                              args.plain_gate or 0.95, args.c)
             print_table("plain-words questions, the gate held out by policy half", table)
             print(f"AUC, answerable against silent: {aucs}")

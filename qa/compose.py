@@ -145,7 +145,7 @@ def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = 
     P(the policy addresses the question) (qa.rank.addresses), which must reach `gate` for any
     clause to be relied on."""
     cited, related = select(hits, bar)
-    gated = bool(cited) and addressed is not None and gate is not None and addressed < gate
+    gated = bool(cited) and finds_silent(addressed, gate)
     if gated:
         cited, related = [], hits[:MAX_SHOWN]
     reply = rests_on = None
@@ -167,6 +167,12 @@ def decide(question: str, hits: list[Hit], policy: str, bar: float, lang: str = 
                    absent=tuple(absent) if status is Status.NOT_ADDRESSED else (),
                    lists=complete_lists(question, lang, cited, hits, index) if cited and index else (),
                    reply=reply, rests_on=rests_on, addressed=addressed)
+
+
+def finds_silent(addressed: float | None, gate: float | None) -> bool:
+    """The gate finds the policy silent: its P(addresses) (qa.rank.addresses) is below the gate's
+    threshold; then no clause is relied on, whatever they score (decide)."""
+    return addressed is not None and gate is not None and addressed < gate
 
 
 def item_context(hits: list[Hit], index: PolicyIndex | None) -> dict[str, str]:

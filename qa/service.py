@@ -201,11 +201,11 @@ class Assistant:
         addressed = rank.addresses(f.x, scores, self.ranker or {})  # read off the first stage's scores
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
-        # a policy the gate finds silent relies on no clause whatever they score (compose.decide):
-        # the reranker does not read it, and its related clauses keep the first stage's scores
-        silent = addressed is not None and self.gate is not None and addressed < self.gate
-        if self.reranker is not None and not silent:  # the first stage's best, re-scored by the reranker's
-            cands = order[:self.reranker.k]  # calibrated probability; 0 for the rest, in the first stage's order
+        # the first stage's best, re-scored by the reranker's calibrated probability; 0 for the rest,
+        # in the first stage's order. A policy the gate finds silent relies on no clause whatever they
+        # score (compose.decide): the reranker does not read it, its related clauses keep these scores
+        if self.reranker is not None and not compose.finds_silent(addressed, self.gate):
+            cands = order[:self.reranker.k]
             rescored = np.zeros(len(first), dtype=np.float32)
             rescored[cands] = self.reranker.probability(question, [pidx.passages[i] for i in cands], first[cands])
             scores = rank.adjust(pidx, question, rescored, missing)
