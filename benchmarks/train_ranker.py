@@ -463,7 +463,8 @@ def fit(split: Split, questions: list[Question], c: float = 1.0, lam: float = 0.
 
 
 def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object], bar: float, c: float = 1.0,
-             lam: float = 0.03, halves: int | None = None, **fit_args) -> tuple[dict, list[GateRow]]:
+             lam: float = 0.03, halves: int | None = None, prac: dict | None = None,
+             **fit_args) -> tuple[dict, list[GateRow]]:
     """The plain-words questions as a held-out measure: for each half of their policies, a model
     fitted with the plain-words questions of the other half only (and every OPP-115 question),
     scored on this half's as answers score them (signposts weighted, rank.adjust's rules). Per
@@ -472,7 +473,8 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
     answerable questions at or above `bar` and of silent ones below it. ~900 answerable
     questions on 68 policies: more signal than natural-dev's 55 on 5. Halves by _data.plain_half;
     `halves`: score that half only (an embedder fine-tuned on the other half's questions:
-    `finetune_embedder.py --data plain --plain-half H`). Also returns each question's GateRow."""
+    `finetune_embedder.py --data plain --plain-half H`). Also returns each question's GateRow
+    (`prac`: the practice models of each half, see gate_row)."""
     from _data import plain_half
 
     pq = plain_questions(split, plain[1])
@@ -482,7 +484,7 @@ def plain_cv(split: Split, questions: list[Question], plain: tuple[float, object
         model = fit(split, questions, c, lam, plain=plain, plain_keep=lambda q, h=h: half[q.policy] != h, **fit_args)
         adapter = adapters_of(model)
         for q in (q for q in pq if half[q.policy] == h):
-            row, s = gate_row(split, q, model, adapter, h)
+            row, s = gate_row(split, q, model, adapter, h, prac)
             top = np.argsort(-s, kind="stable")[:3]
             group = "written, list-shaped" if split.pids[q.policy].startswith("synth-") else "OPP-115 prose"
             rows[group].append((q.y.any(), q.y[top[0]] > 0, q.y[top].any(), row.best))
@@ -512,25 +514,31 @@ class GateRow:
     x: np.ndarray
 
 
-def gate_row(split: Split, q: PlainQuestion, model: dict, adapter, half: int) -> tuple[GateRow, np.ndarray]:
+def gate_row(split: Split, q: PlainQuestion, model: dict, adapter, half: int,
+             prac: dict | None = None) -> tuple[GateRow, np.ndarray]:
     """A plain-words question's GateRow as `model` (with its `adapter`) scores it, and the scores
-    of its policy's units as answers rank by them (rank.adjust)."""
+    of its policy's units as answers rank by them (rank.adjust). `prac`: half -> the practice
+    models whose clause models never saw that half's policies (train_practices.py --without-half;
+    their silence figure is 0 without them)."""
+    from qa.practices import silence
     from qa.rank import adjust, gate_features, score
 
     pidx = split.indexes[q.policy]
     x = np.hstack([q.x, adapted_columns(pidx, q.qvec, adapter)])
     s = adjust(pidx, q.text, score(x, model))
-    return GateRow(half, bool(q.y.any()), float(s.max()), gate_features(x, s)), s
+    m = (prac or {}).get(half)
+    quiet = silence(m.asked(q.qvec), m.stated(pidx.vectors)) if m is not None else 0.0
+    return GateRow(half, bool(q.y.any()), float(s.max()), gate_features(x, s, quiet)), s
 
 
-def unseen_gate_rows(split: Split, model: dict, embedder) -> list[GateRow]:
+def unseen_gate_rows(split: Split, model: dict, embedder, prac: dict | None = None) -> list[GateRow]:
     """The GateRows of the plain-words questions (_data.plain_questions; POLICYQA_PLAIN_PARTS picks
     the parts) as `model` scores them, for questions it was fitted without: e.g. the shipped first
     stage on parts written after it (24-31), which are then as unseen as plain_cv's halves."""
     from _data import plain_half
 
     adapter = adapters_of(model)
-    return [gate_row(split, q, model, adapter, plain_half(split.pids[q.policy]))[0]
+    return [gate_row(split, q, model, adapter, plain_half(split.pids[q.policy]), prac)[0]
             for q in plain_questions(split, embedder)]
 
 
@@ -728,6 +736,9 @@ def main(argv=None) -> int:
     ap.add_argument("--unseen-rows", type=Path, metavar="MODEL",
                     help="with --gate-rows-out: write the gate rows of the plain-words questions (POLICYQA_PLAIN_PARTS) "
                          "as MODEL, fitted without them, scores them, and stop")
+    ap.add_argument("--practices-halves", type=Path, nargs=2, metavar=("HALF0", "HALF1"),
+                    help="with --gate-rows-out: the practice models learnt without each half's policies "
+                         "(train_practices.py --without-half H), for the gate's silence figure")
     ap.add_argument("--gate-only", action="store_true",
                     help="with --plain-gate and --gate-rows: refit the gate of --out's model on those rows and keep "
                          "the rest of the model as it is")
@@ -744,6 +755,9 @@ def main(argv=None) -> int:
     if args.gate_only:
         return refit_gate(args)
 
+    from qa import practices
+
+    prac = {h: practices.load(f) for h, f in enumerate(args.practices_halves or ())}
     t = time.perf_counter()
     split = build(args.data, model=args.model, backend=args.backend)
     pids, questions = split.pids, split.questions
@@ -752,7 +766,7 @@ def main(argv=None) -> int:
     if args.unseen_rows:
         from qa.rank import load_model
 
-        rows = unseen_gate_rows(split, load_model(args.unseen_rows), get_embedder(args.model, args.backend))
+        rows = unseen_gate_rows(split, load_model(args.unseen_rows), get_embedder(args.model, args.backend), prac)
         args.gate_rows_out.write_bytes(pickle.dumps(rows))
         print(f"wrote {len(rows)} gate rows ({sum(not r.answerable for r in rows)} silent) to {args.gate_rows_out}")
         return 0
@@ -771,7 +785,7 @@ def main(argv=None) -> int:
     elif args.plain_cv or args.plain_gate:
         res, rows = plain_cv(split, [q for q in train if not q.silent], plain,
                              table_bar(args), args.c, args.lam,
-                             args.plain_cv_half, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
+                             args.plain_cv_half, prac, use_adapter=args.adapter, opp115_weight=args.opp115_weight,
                              adapter_plain=args.adapter_plain, second_adapter=args.second_adapter)
         print_table("plain-words questions, held out by policy half", res)
         if args.gate_rows_out:

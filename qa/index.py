@@ -13,7 +13,7 @@ import numpy as np
 from ingest.store import UnitRows
 from ingest.types import Unit
 from qa.lexical import BM25
-from qa import rerank
+from qa import practices, rerank
 
 WINDOW = 1  # neighbours on each side in the window vector
 
@@ -61,6 +61,12 @@ class PolicyIndex:
         """What the reranker reads of each unit (qa.rerank.passages); built when it is first asked
         for, as the reranker is off by default."""
         return rerank.passages(self.units)
+
+    @cached_property
+    def stated(self) -> np.ndarray | None:
+        """P(some unit states each data practice) (qa.practices); None without that model."""
+        model = practices.load()
+        return model.stated(self.vectors) if model is not None else None
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

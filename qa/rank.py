@@ -14,7 +14,8 @@ at another file, e.g. one trained on half the policies for an honest benchmark),
 - a gate: a logistic model over a few figures of the ranked clauses (gate_features) giving
   P(the policy addresses the question at all); below its threshold no clause is relied on.
   The bar asks "is this clause good enough?"; on a long policy some clause always comes close
-  in words, and the gate learns from silent questions what that looks like.
+  in words, and the gate learns from silent questions what that looks like. One more figure
+  says whether any clause states the data practice the question asks about (qa.practices).
 Without a model file, a hand-set fusion of dense and BM25 is used.
 """
 from __future__ import annotations
@@ -229,24 +230,26 @@ def adapter_of(model: dict | None) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- the gate
 GATE = ("top", "top3", "dense_max", "adapted_max", "window_max", "bm25_max", "cover_top", "cover_idf_top",
-        "missing", "log_units")
+        "missing", "log_units", "silence")
 
 
-def gate_features(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def gate_features(x: np.ndarray, scores: np.ndarray, silence: float = 0.0) -> np.ndarray:
     """What says whether a policy addresses a question at all, from its ranked clauses: how
     well the best ones score (log-odds), how close in meaning and in words the policy comes,
-    and what share of the question's terms it never uses. One row per (question, policy);
-    `scores` as answers rank by them (rank.adjust applied)."""
+    and what share of the question's terms it never uses; and whether it states the data
+    practice the question asks about (`silence`: qa.practices.silence, 0 without that model).
+    One row per (question, policy); `scores` as answers rank by them (rank.adjust applied)."""
     col = {f: i for i, f in enumerate(FEATURES)}
     top = np.argsort(-scores, kind="stable")[:3]
     p = np.clip(scores[top], 1e-6, 1 - 1e-6)
     lg = np.log(p / (1 - p))
     return np.array([lg[0], lg.mean(), x[:, col["dense"]].max(), x[:, col["adapted"]].max(),
                      x[:, col["window"]].max(), x[:, col["bm25_log"]].max(), x[top[0], col["cover"]],
-                     x[top[0], col["cover_idf"]], x[0, col["missing"]], np.log(len(scores))], dtype=np.float32)
+                     x[top[0], col["cover_idf"]], x[0, col["missing"]], np.log(len(scores)), silence],
+                    dtype=np.float32)
 
 
-def addresses(x: np.ndarray, scores: np.ndarray, model: dict | None = None) -> float | None:
+def addresses(x: np.ndarray, scores: np.ndarray, model: dict | None = None, silence: float = 0.0) -> float | None:
     """P(the policy addresses the question) by the model's gate (a logistic model over
     gate_features, fitted on plain-words questions about policies the ranker never saw:
     benchmarks/train_ranker.py --plain-gate); None when the model has no gate."""
@@ -254,7 +257,7 @@ def addresses(x: np.ndarray, scores: np.ndarray, model: dict | None = None) -> f
     gate = (model or {}).get("gate")
     if not gate or x.shape[0] == 0:
         return None
-    return gate_probability(gate_features(x, scores), gate)
+    return gate_probability(gate_features(x, scores, silence), gate)
 
 
 def gate_probability(row: np.ndarray, gate: dict) -> float:

@@ -20,7 +20,7 @@ from ingest.embedding import DEFAULT_MODEL, Embedder, get_embedder, runtime_name
 from ingest.metadata import name_in_title
 from ingest.normalize import valid_text
 from ingest.store import PolicyRecord, Store
-from qa import compose, rank, rerank
+from qa import compose, practices, rank, rerank
 from qa.errors import PolicyUnreadable, QuestionError, UnknownPolicy
 from qa.index import PolicyIndex
 from qa.translate import query_for_retrieval
@@ -74,6 +74,10 @@ class Assistant:
             log.warning("the ranker %s was trained on %s vectors, but answers use %s: retrain it "
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
                         configured, model)
+        # the practice models read the shipped embedder's vectors: with another, the gate does without
+        self.practices = practices.load()
+        if self.practices is not None and re.sub(r"@[^/]*", "", self.practices.meta["embedder"]) != configured:
+            self.practices = None
         self.max_question_chars = max_question_chars
         self.max_candidates = candidates
         self._records: tuple[object, dict[str, PolicyRecord]] = (None, {})  # (catalog key, records)
@@ -198,7 +202,7 @@ class Assistant:
         f = rank.features(pidx, question, qvec, self.ranker or {})
         first = rank.score(f.x, self.ranker)
         scores = rank.adjust(pidx, question, first, missing)
-        addressed = rank.addresses(f.x, scores, self.ranker or {})  # read off the first stage's scores
+        addressed = rank.addresses(f.x, scores, self.ranker or {}, self._silence(pidx, qvec))
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
         # the first stage's best, re-scored by the reranker's calibrated probability; 0 for the rest,
@@ -211,6 +215,13 @@ class Assistant:
             scores = rank.adjust(pidx, question, rescored, missing)
         top = sorted(order, key=lambda i: -scores[i])[:k]
         return [_hit(pidx, i, float(scores[i]), float(f.dense[i]), float(f.bm25[i])) for i in top], missing, addressed
+
+    def _silence(self, pidx: PolicyIndex, qvec: np.ndarray) -> float:
+        """How surely the question asks about a data practice the policy never states
+        (qa.practices.silence), one of the gate's figures; 0 without the practice models."""
+        if self.practices is None or pidx.stated is None:
+            return 0.0
+        return practices.silence(self.practices.asked(qvec), pidx.stated)
 
     def _retrieve(self, q: str, pids: list[str] | None, k: int = POOL):
         """A checked question against some policies, embedded once: (the text retrieval used,

@@ -1,0 +1,125 @@
+"""Train the practice models: which of OPP-115's data practices a question asks about, and
+which ones a policy's clauses state (qa/models/practices.npz, read by qa.practices).
+
+OPP-115 (benchmarks/opp115.py) annotates every data practice of 95 policies with a type,
+"Category|||Attribute|||Value" ("Do Not Track|||Do Not Track policy|||Honored",
+"Third Party Sharing/Collection|||Purpose|||Merger/Acquisition"). Two sets of linear models over
+the shipped embedder's vectors, one logistic model per type:
+
+- clauses: each sentence of the 65 training policies (outside PolicyQA's dev split, the
+  validation ones left out as by every model here), labelled with the
+  types of the annotated spans it overlaps (OPP-115's own sentence boundaries, PolicyQA's
+  splitter);
+- questions: PolicyQA's wordings for each type and our plain-words ones
+  (opp115.question_types(natural=True)), labelled with the types they were written for.
+
+A policy that states no clause of the practice a question asks about is silent on it, however
+close its words come: "Does the site honour Do Not Track?" of a policy whose cookie clauses
+mention tracking. The gate reads this as one of its figures (qa.rank.gate_features).
+
+    python benchmarks/train_practices.py                      # the shipped models
+    python benchmarks/train_practices.py --without-half H --out F   # clauses learnt without the
+        # policies of plain-words half H (_data.plain_half), for gate rows of that half
+
+Types kept: those with at least MIN_SENTENCES sentences (in all 65 policies, with --without-half
+too: the models of both halves and the shipped ones know the same practices) and at least one
+question, leaving out the values "Unspecified" and "Other". ~2 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))
+
+import opp115  # noqa: E402
+from _data import plain_half, scoreboard  # noqa: E402
+
+MIN_SENTENCES = 25
+C = 4.0  # inverse regularisation of each logistic model
+
+
+def sentences() -> dict[str, tuple[list[str], list[set[str]]]]:
+    """The sentences of every OPP-115 policy models may learn from (outside PolicyQA's dev split,
+    not a validation policy: opp115.is_validation) and the annotated types each overlaps."""
+    bench = scoreboard()
+    dev = opp115.dev_titles()
+    out = {}
+    for i, domain in enumerate(d for d in opp115.policy_files() if d not in dev):
+        if opp115.is_validation(i):
+            continue
+        pol, spans = opp115.load(domain)
+        cuts = [(s, e) for s, e, _ in bench.policy_sentences(pol)]
+        labels = [{sp.type for sp in spans if s < sp.end and sp.start < e} for s, e in cuts]
+        out[pol.pid] = ([pol.text[s:e] for s, e in cuts], labels)
+    return out
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic model per column of y: weights (types, dim) and biases (types,)."""
+    from sklearn.linear_model import LogisticRegression
+
+    w, b = np.zeros((y.shape[1], x.shape[1]), np.float32), np.full(y.shape[1], -20.0, np.float32)
+    for j in range(y.shape[1]):
+        if 0 < y[:, j].sum() < len(y):
+            m = LogisticRegression(C=C, max_iter=1000).fit(x, y[:, j])
+            w[j], b[j] = m.coef_[0], m.intercept_[0]
+    return w, b
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--without-half", type=int, choices=(0, 1),
+                    help="learn the clause models without the policies of this plain-words half")
+    ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "practices.npz")
+    args = ap.parse_args()
+    from ingest.embedding import DEFAULT_BACKEND, DEFAULT_MODEL, get_embedder
+
+    t0 = time.time()
+    emb = get_embedder(DEFAULT_MODEL, DEFAULT_BACKEND)
+    pols = sentences()
+    questions = opp115.question_types(natural=True)
+    counts = collections.Counter(t for _, labels in pols.values() for ls in labels for t in ls)
+    asked = collections.Counter(t for ts in questions.values() for t in ts)
+    types = sorted(t for t, n in counts.items() if n >= MIN_SENTENCES and asked[t]
+                   and not t.endswith(("|||Unspecified", "|||Other")))
+    col = {t: j for j, t in enumerate(types)}
+    if args.without_half is not None:  # the same practices, learnt from the other half's clauses
+        pols = {p: v for p, v in pols.items() if plain_half(p) != args.without_half}
+
+    def labels(sets) -> np.ndarray:
+        y = np.zeros((len(sets), len(types)), bool)
+        for i, s in enumerate(sets):
+            y[i, [col[t] for t in s if t in col]] = True
+        return y
+
+    texts = [t for v in pols.values() for t in v[0]]
+    cw, cb = fit(emb.embed_passages(texts), labels([ls for v in pols.values() for ls in v[1]]))
+    qs = sorted(questions)
+    qw, qb = fit(np.vstack([emb.embed_query(q) for q in qs]), labels([questions[q] for q in qs]))
+    meta = {"embedder": emb.name, "types": len(types), "policies": len(pols), "sentences": len(texts),
+            "questions": len(qs), "without_half": args.without_half, "C": C, "min_sentences": MIN_SENTENCES,
+            "trained_on": "OPP-115 (Wilson et al., ACL 2016): the annotated data practices of its training "
+                          "policies (outside the PolicyQA dev split, validation ones left out); PolicyQA "
+                          "question wordings (Ahmad et al., 2020) and benchmarks/opp115_questions.jsonl",
+            "trained_at": time.strftime("%Y-%m-%d")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, types=np.array(types), clause_w=cw.astype(np.float16), clause_b=cb,
+                        question_w=qw.astype(np.float16), question_b=qb, meta=np.array(json.dumps(meta)))
+    print(f"{len(types)} types from {len(texts)} sentences of {len(pols)} policies and {len(qs)} questions; "
+          f"wrote {args.out} ({args.out.stat().st_size // 1024} KB) in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

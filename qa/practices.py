@@ -1,0 +1,73 @@
+"""OPP-115's data practices: which one a question asks about, and whether a policy states it.
+
+A long policy always has some clause close in words to a question it is silent on: cookie
+clauses that mention tracking, for "Do you honour Do Not Track?"; server clauses without a
+country, for "Which country is my data stored in?". Two sets of linear models over the
+embedder's vectors, trained on OPP-115's annotated data practices (benchmarks/train_practices.py;
+qa/models/practices.npz), say which practice ("Category|||Attribute|||Value") a question asks
+about and how likely each clause states one. `silence` turns them into one figure the gate
+reads beside the first stage's (qa.rank.gate_features): how surely the question asks about a
+practice, times the log-probability that the policy states it anywhere.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).parent / "models" / "practices.npz"
+SURE = 0.1  # a question's best practice probability from which it counts in full: PolicyQA's
+#             wordings for one practice overlap with those for its neighbours, so the question
+#             model's probabilities stay low (0.05-0.3 for a clear "Do Not Track" question);
+#             chosen on the plain-words gate rows, out of fold (benchmarks/README.md, "Practices")
+FLOOR = 1e-3  # the smallest probability of a practice being stated that is told apart
+
+
+@dataclass(frozen=True)
+class Practices:
+    types: tuple[str, ...]
+    clause_w: np.ndarray  # (types, dim)
+    clause_b: np.ndarray  # (types,)
+    question_w: np.ndarray
+    question_b: np.ndarray
+    meta: dict
+
+    def stated(self, vectors: np.ndarray) -> np.ndarray:
+        """P(some clause states the practice) for each practice: the best clause's probability."""
+        if len(vectors) == 0:
+            return np.zeros(len(self.types), dtype=np.float32)
+        return _sigmoid(vectors @ self.clause_w.T + self.clause_b).max(axis=0)
+
+    def asked(self, qvec: np.ndarray) -> np.ndarray:
+        """P(the question asks about the practice), for each practice."""
+        return _sigmoid(self.question_w @ qvec + self.question_b)
+
+
+def silence(asked: np.ndarray, stated: np.ndarray) -> float:
+    """min(1, P(the question's likeliest practice) / SURE) * log P(the policy states that
+    practice): near 0 when the question asks about no practice in particular or the policy
+    states it, down to log(FLOOR) when it surely asks about one the policy never states."""
+    top = int(np.argmax(asked))
+    return float(min(1.0, asked[top] / SURE) * np.log(max(float(stated[top]), FLOOR)))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float32)))).astype(np.float32)
+
+
+def load(path: Path | None = None) -> Practices | None:
+    """The shipped practice models (or those in `path`); None without the file."""
+    return _load(str(path or MODEL_FILE))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Practices | None:
+    if not Path(path).is_file():
+        return None
+    with np.load(path) as z:
+        return Practices(tuple(str(t) for t in z["types"]), z["clause_w"].astype(np.float32),
+                         z["clause_b"].astype(np.float32), z["question_w"].astype(np.float32),
+                         z["question_b"].astype(np.float32), json.loads(str(z["meta"])))
