@@ -24,6 +24,9 @@ SURE = 0.1  # a question's best practice probability from which it counts in ful
 #             model's probabilities stay low (0.05-0.3 for a clear "Do Not Track" question);
 #             chosen on the plain-words gate rows, out of fold (benchmarks/README.md, "Practices")
 FLOOR = 1e-3  # the smallest probability of a practice being stated that is told apart
+NEAR = 0.4  # practices asked about with at least this share of the likeliest one's probability
+#             count too: "Will my data be used for advertising?" is asked as Advertising and as
+#             Marketing, and a policy that states either addresses it
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class Practices:
 
 
 def silence(asked: np.ndarray, stated: np.ndarray) -> float:
-    """min(1, P(the question's likeliest practice) / SURE) * log P(the policy states that
-    practice): near 0 when the question asks about no practice in particular or the policy
-    states it, down to log(FLOOR) when it surely asks about one the policy never states."""
-    top = int(np.argmax(asked))
-    return float(min(1.0, asked[top] / SURE) * np.log(max(float(stated[top]), FLOOR)))
+    """min(1, P(the question's likeliest practice) / SURE) * log P(the policy states one of the
+    practices asked about, the likeliest or one NEAR it): near 0 when the question asks about no
+    practice in particular or the policy states it, down to log(FLOOR) when it surely asks about
+    one the policy never states."""
+    top = float(asked.max())
+    said = float(stated[asked >= NEAR * top].max())
+    return float(min(1.0, top / SURE) * np.log(max(said, FLOOR)))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

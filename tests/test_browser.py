@@ -602,7 +602,7 @@ def test_widget_error_names_no_other_hosted_policy(page, site):
 def test_widget_says_when_it_cannot_read_the_question(page, site):
     base, third = site
     page.goto(f"http://127.0.0.1:{third}/iframe.html")
-    bot = widget_answer(page.frame_locator("#help"), "Meus dados são enviados para a China?")
+    bot = widget_answer(page.frame_locator("#help"), "내 데이터가 중국으로 전송되나요?")
     assert "unaddressed" in bot.get_attribute("class").split()
     assert bot.locator(".label").inner_text().lower() == "question language not supported"
     assert "does not mean" in bot.inner_text()

@@ -142,11 +142,16 @@ def test_questions_in_other_languages_find_the_english_evidence(assistant, quest
                                       "내 데이터가 중국으로 전송되나요?"])
 def test_a_language_without_a_glossary_is_not_called_silence(assistant, question):
     """The policy does say where data goes; a question policyqa cannot read must not be told
-    the policy is silent, scoped or across all policies."""
+    the policy is silent, scoped or across all policies. Read well enough anyway (the gate finds
+    the policy addresses it: "China" is "China" in Portuguese), it is answered from the clause
+    that says so."""
     for ans in (assistant.answer(question, "product-image-gen"), assistant.answer(question)):
-        assert ans.language == "other" and not ans.answerable
-        assert ans.status == "language_not_supported" and ans.to_dict()["status"] == ans.status
+        assert ans.language == "other"
         assert "does not address" not in ans.answer and "None of the policies" not in ans.answer
+        if ans.answerable:
+            assert "processed in China" in ans.citations[0].quote
+            continue
+        assert ans.status == "language_not_supported" and ans.to_dict()["status"] == ans.status
         assert "does not mean" in ans.answer and "español" in ans.answer
         assert all(c.related for c in ans.citations)
 
