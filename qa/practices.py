@@ -26,7 +26,8 @@ SURE = 0.1  # a question's best practice probability from which it counts in ful
 FLOOR = 1e-3  # the smallest probability of a practice being stated that is told apart
 NEAR = 0.4  # practices asked about with at least this share of the likeliest one's probability
 #             count too: "Will my data be used for advertising?" is asked as Advertising and as
-#             Marketing, and a policy that states either addresses it
+#             Marketing, and a policy that states either addresses it (against the likeliest
+#             one alone: the same or better on every tuning set; benchmarks/README.md, "Practices")
 
 
 @dataclass(frozen=True)
