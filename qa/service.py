@@ -69,14 +69,17 @@ class Assistant:
         self.gate = (ranker.get("gate") or {}).get("threshold")  # below it, a policy is silent (rank.addresses)
         trained_on = ranker.get("embedder")
         configured = runtime_name(model, backend)
-        # a folder model's name carries its weights' digest ("policyqa-minilm@1a2b/...")
-        if trained_on and re.sub(r"@[^/]*", "", trained_on) != configured and embedder is None:
+
+        def reads(fitted_on: str) -> bool:  # a model fitted on these vectors? A folder model's name
+            return re.sub(r"@[^/]*", "", fitted_on) == configured  # carries a digest ("policyqa-minilm@1a2b/...")
+
+        if trained_on and not reads(trained_on) and embedder is None:
             log.warning("the ranker %s was trained on %s vectors, but answers use %s: retrain it "
                         "(python benchmarks/train_ranker.py --model %s)", rank.model_path(), trained_on,
                         configured, model)
         # the practice models read the shipped embedder's vectors: with another, the gate does without
         self.practices = practices.load()
-        if self.practices is not None and re.sub(r"@[^/]*", "", self.practices.meta["embedder"]) != configured:
+        if self.practices is not None and not reads(self.practices.meta["embedder"]):
             self.practices = None
         self.max_question_chars = max_question_chars
         self.max_candidates = candidates
@@ -202,6 +205,7 @@ class Assistant:
         f = rank.features(pidx, question, qvec, self.ranker or {})
         first = rank.score(f.x, self.ranker)
         scores = rank.adjust(pidx, question, first, missing)
+        # read off the first stage's scores and the practices asked and stated
         addressed = rank.addresses(f.x, scores, self.ranker or {}, self._silence(pidx, qvec))
         # a heading names a topic, it says nothing
         order = [int(i) for i in np.argsort(-first, kind="stable") if pidx.units[i].kind != "heading"]
