@@ -465,7 +465,9 @@ def export(model, out: Path, layers: int, extra: dict) -> Path:
                           dynamic_axes={n: {0: "batch", 1: "seq"} for n in
                                         ("input_ids", "attention_mask", "token_type_ids")},
                           opset_version=17, dynamo=False)
-    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+    # unsigned weights: summed exactly on every CPU (ingest.embedding.ONNX_EXPORT says why; the
+    # reranker shipped on 2026-12-03 predates this and has signed ones)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QUInt8, per_channel=True,
                      op_types_to_quantize=["MatMul", "Gemm", "Gather"])
     fp32.unlink()
     shutil.copy(minilm_path() / "tokenizer.json", out / "tokenizer.json")

@@ -26,13 +26,18 @@ from ingest.errors import IngestError
 BATCH = 64
 # how the ONNX file is made; part of the cache file name and of the store's fingerprint, so a
 # store embedded by an older export is refused, not mixed. "2": per-channel weight scales
-# (per-tensor ones moved vectors to a mean cosine of 0.960 against torch; per-channel: 0.993)
-ONNX_EXPORT = "2"
+# (per-tensor ones moved vectors to a mean cosine of 0.960 against torch; per-channel: 0.993).
+# "3": unsigned 8-bit weights. Signed ones (u8 activations x s8 weights) are summed in pairs into
+# 16 bits on CPUs without VNNI (AVX2), which saturates, and exactly on CPUs with it: the same
+# export gave different vectors, rankings and answers on two machines (seed dev hit@1 1.000 on
+# one, 0.933 on another). u8 x u8 is summed exactly on every CPU, and is as close to torch
+# (mean cosine 0.9934 against 0.9931; /tmp measurement of 2026-12-03 in benchmarks/README.md)
+ONNX_EXPORT = "3"
 
 
 def runtime_name(model: str, backend: str) -> str:
     """How vectors were made, as embedders name themselves and stores record it:
-    "all-MiniLM-L6-v2/onnx-int8-v2" (the ONNX export's version included), "all-MiniLM-L6-v2/torch"."""
+    "all-MiniLM-L6-v2/onnx-int8-v3" (the ONNX export's version included), "all-MiniLM-L6-v2/torch"."""
     return f"{model}/{backend}-v{ONNX_EXPORT}" if backend.startswith("onnx") else f"{model}/{backend}"
 
 
@@ -139,8 +144,9 @@ class TorchMiniLM:
 
 
 def _export_onnx(model_dir: Path, out: Path) -> None:
-    """Export the transformer to ONNX with torch.onnx, then quantise its weights to int8, one
-    scale per output channel (activations are quantised dynamically, per batch)."""
+    """Export the transformer to ONNX with torch.onnx, then quantise its weights to unsigned
+    8-bit integers, one scale per output channel (activations are quantised dynamically, per
+    batch): u8 x u8 products are summed exactly on every CPU (see ONNX_EXPORT)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
@@ -170,7 +176,7 @@ def _export_onnx(model_dir: Path, out: Path) -> None:
                           ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
             opset_version=17, dynamo=False)
     tmp = out.with_name(f"int8-{os.getpid()}.onnx")
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QUInt8, per_channel=True)
     fp32.unlink()
     tmp.replace(out)  # atomic: a half-written model is never picked up
 

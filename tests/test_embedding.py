@@ -40,6 +40,19 @@ def test_onnx_int8_agrees_with_torch(embedder, torch_model):
     assert float(query @ onnx[0]) > 0.97
 
 
+def test_int8_weights_are_unsigned_so_every_cpu_sums_them_alike(embedder):
+    """u8 activations times s8 weights are summed in saturating 16-bit pairs on CPUs without
+    VNNI and exactly on CPUs with it, so the same export answered differently on two machines;
+    u8 x u8 is exact everywhere (ingest.embedding.ONNX_EXPORT)."""
+    import onnx
+
+    graph = onnx.load(str(embedder._onnx_file)).graph
+    weights = {t.name: t.data_type for t in graph.initializer}
+    products = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(products) >= 36  # 6 layers x (q, k, v, out, up, down)
+    assert {weights[n.input[1]] for n in products} == {onnx.TensorProto.UINT8}
+
+
 def test_unknown_model_lists_every_known_name():
     with pytest.raises(IngestError) as err:
         get_embedder("no-such-model", "onnx-int8")
