@@ -166,6 +166,8 @@ def _assistant(store: Path | None):
     assistant = assistant_for(str(path), s.model, s.backend)
     if not assistant.store.exists():
         _fail(f"no store at {assistant.store.where}: ingest policies first, e.g. policyqa ingest corpus --store {path}")
+    if assistant.store.reembed():  # built with another embedding model (e.g. before an upgrade): keep every policy
+        click.echo("the store was built with another embedding model: its policies were embedded again", err=True)
     return assistant
 
 

@@ -197,6 +197,29 @@ def test_ingest_reads_paths_relative_to_where_it_is_run(tmp_path):
     assert (tmp_path / "store" / "catalog.json").exists()
 
 
+def test_ask_of_a_store_of_another_model_embeds_it_again_and_answers(tmp_path, monkeypatch, embedder):
+    """After an upgrade that changes the embedder (a new export, say), the first `policyqa ask`
+    embeds the stored policies again and answers, instead of telling the user to rebuild."""
+    store = tmp_path / "store"
+    assert run("ingest", CORPUS / "figure-gen.txt", "--store", store, "--json").exit_code == 0
+    from policyqa.settings import get_settings
+
+    monkeypatch.setenv("POLICYQA_BACKEND", "torch")
+    get_settings.cache_clear()
+    try:
+        question = "How long do you keep my uploaded images?"
+        r = run("ask", question, "--policy", "figure-gen", "--store", store, "--json")
+        assert r.exit_code == 0, r.output
+        assert "embedded again" in r.stderr
+        asked = json.loads(r.stdout)
+        assert asked["answerable"] and "automatically deleted" in asked["citations"][0]["quote"]
+        again = run("ask", question, "--policy", "figure-gen", "--store", store, "--json")
+        assert "embedded again" not in again.stderr  # once
+    finally:
+        monkeypatch.delenv("POLICYQA_BACKEND")
+        get_settings.cache_clear()
+
+
 def test_ingest_into_a_store_of_another_model_keeps_its_policies(tmp_path, monkeypatch, embedder):
     """`policyqa ingest` with another embedding model configured embeds the kept policies again
     (it used to refuse with StoreMismatch): the policy ingested before stays answerable."""
