@@ -24,6 +24,17 @@ mention tracking. The gate reads this as one of its figures (qa.rank.gate_featur
 Types kept: those with at least MIN_SENTENCES sentences (in all 65 policies, with --without-half
 too: the models of both halves and the shipped ones know the same practices) and at least one
 question, leaving out the values "Unspecified" and "Other". ~2 minutes on 2 cores.
+
+Topics OPP-115 has no practice for ("will you tell me if you get hacked?", "are my details sent
+abroad?", "do you train AI on my photos?"): each plain-words training question of
+benchmarks/plain_train carries a topic, read by a helper session from the question alone
+(plain_train/topics/partN.jsonl: one of TOPICS, or none). A topic is one more type,
+"Plain words|||Topic|||<topic>": its questions (answerable and silent) teach the question
+model, the sentences holding an answerable one's evidence phrases teach the clause model (on the
+OPP-115 policies and the list-shaped ones written for training; the latter are unannotated, so
+they teach only the topics). Kept when at least MIN_TOPIC_SENTENCES sentences state it. With
+--without-half H, half H's plain-words questions are left out of the question models too (their
+gate rows read these models).
 """
 from __future__ import annotations
 
@@ -44,9 +55,12 @@ sys.path.append(str(ROOT / "benchmarks"))
 
 import opp115  # noqa: E402
 from _data import plain_half, scoreboard  # noqa: E402
+from qa.practices import TOPIC  # noqa: E402
 
 MIN_SENTENCES = 25
+MIN_TOPIC_SENTENCES = 8
 C = 4.0  # inverse regularisation of each logistic model
+TOPICS_DIR = ROOT / "benchmarks" / "plain_train" / "topics"
 
 
 def sentences() -> dict[str, tuple[list[str], list[set[str]]]]:
@@ -63,6 +77,42 @@ def sentences() -> dict[str, tuple[list[str], list[set[str]]]]:
         labels = [{sp.type for sp in spans if s < sp.end and sp.start < e} for s, e in cuts]
         out[pol.pid] = ([pol.text[s:e] for s, e in cuts], labels)
     return out
+
+
+def plain_topics() -> list[dict]:
+    """Every plain-words training question that has a topic file (plain_train/topics/partN.jsonl,
+    the same lines in the same order), with its "topic" (None: none of the topics)."""
+    out = []
+    for f in sorted(TOPICS_DIR.glob("part*.jsonl")):
+        part = [json.loads(line) for line in (TOPICS_DIR.parent / f.name).read_text("utf-8").splitlines() if line.strip()]
+        topics = [json.loads(line) for line in f.read_text("utf-8").splitlines() if line.strip()]
+        if [r["id"] for r in part] != [t["id"] for t in topics]:
+            raise SystemExit(f"{f}: its ids are not those of {f.name}, line for line")
+        out += [r | {"topic": t["topic"]} for r, t in zip(part, topics)]
+    return out
+
+
+def written_sentences(pid: str) -> list[str]:
+    """The sentences of a list-shaped policy written for training (plain_train/corpus/synth-*):
+    each line cut as PolicyQA's splitter cuts prose."""
+    bench = scoreboard()
+    text = (TOPICS_DIR.parent / "corpus" / f"{pid}.txt").read_text("utf-8")
+    return [line[s:e] for line in text.splitlines() if line.strip() for s, e in bench.split_sentences(line)]
+
+
+def evidence_sentences(texts: list[str], evidence: list[str]) -> list[int]:
+    """The sentences that hold an evidence phrase, or that a phrase holds (as the seed
+    scoreboard judges a quote)."""
+    norm = lambda t: " ".join(t.lower().split())  # noqa: E731
+    ev = [norm(e) for e in evidence]
+    return [i for i, t in enumerate(map(norm, texts)) if any(e in t or (len(t) >= 25 and t in e) for e in ev)]
+
+
+def topic_labels(sets: list[set[str]], col: dict[str, int]) -> np.ndarray:
+    y = np.zeros((len(sets), len(col)), bool)
+    for i, s in enumerate(sets):
+        y[i, [col[t] for t in s if t in col]] = True
+    return y
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +144,7 @@ def main() -> int:
     types = sorted(t for t, n in counts.items() if n >= MIN_SENTENCES and asked[t]
                    and not t.endswith(("|||Unspecified", "|||Other")))
     col = {t: j for j, t in enumerate(types)}
+    all_pols = pols
     if args.without_half is not None:  # the same practices, learnt from the other half's clauses
         pols = {p: v for p, v in pols.items() if plain_half(p) != args.without_half}
 
@@ -104,14 +155,40 @@ def main() -> int:
         return y
 
     texts = [t for v in pols.values() for t in v[0]]
-    cw, cb = fit(emb.embed_passages(texts), labels([ls for v in pols.values() for ls in v[1]]))
-    qs = sorted(questions)
-    qw, qb = fit(np.vstack([emb.embed_query(q) for q in qs]), labels([questions[q] for q in qs]))
+    xv = emb.embed_passages(texts)
+    cw, cb = fit(xv, labels([ls for v in pols.values() for ls in v[1]]))
+    # topics of our own: clause rows on both kinds of policy, question rows from the plain-words questions
+    keep = lambda pid: args.without_half is None or plain_half(pid) != args.without_half  # noqa: E731
+    topic_rows = [r for r in plain_topics() if r["topic"]]
+    written = {r["policy"]: written_sentences(r["policy"]) for r in topic_rows if r["policy"] not in all_pols}
+    said = collections.defaultdict(set)  # (policy, sentence index) -> the topics it states
+    for r in topic_rows:
+        if r.get("answerable", True):
+            sents = all_pols[r["policy"]][0] if r["policy"] in all_pols else written[r["policy"]]
+            for i in evidence_sentences(sents, r["evidence"]):
+                said[r["policy"], i].add(TOPIC + r["topic"])
+    counts = collections.Counter(t for ts in said.values() for t in ts)  # on every policy: halves know the same
+    topics = sorted(t for t, n in counts.items() if n >= MIN_TOPIC_SENTENCES)
+    tcol = {t: j for j, t in enumerate(topics)}
+    wtexts = [(p, i, t) for p, w in written.items() if keep(p) for i, t in enumerate(w)]
+    keys = [(p, i) for p, v in pols.items() for i in range(len(v[0]))] + [(p, i) for p, i, _ in wtexts]
+    wv = emb.embed_passages([t for _, _, t in wtexts]) if wtexts else np.zeros((0, xv.shape[1]), np.float32)
+    tw, tb = fit(np.vstack([xv, wv]), topic_labels([said[k] for k in keys], tcol))
+    # questions: the practices' wordings, and the plain-words questions with a topic (negatives for the practices)
+    asked = {r["question"]: {TOPIC + r["topic"]} for r in topic_rows if keep(r["policy"])}
+    qs = sorted(set(questions) | set(asked))
+    qv = np.vstack([emb.embed_query(q) for q in qs])
+    qw, qb = fit(qv, labels([questions.get(q, set()) for q in qs]))
+    tqw, tqb = fit(qv, topic_labels([asked.get(q, set()) for q in qs], tcol))
+    types, cw, cb = types + topics, np.vstack([cw, tw]), np.concatenate([cb, tb])
+    qw, qb = np.vstack([qw, tqw]), np.concatenate([qb, tqb])
     meta = {"embedder": emb.name, "types": len(types), "policies": len(pols), "sentences": len(texts),
+            "topics": {t[len(TOPIC):]: counts[t] for t in topics}, "topic_questions": len(asked),
             "questions": len(qs), "without_half": args.without_half, "C": C, "min_sentences": MIN_SENTENCES,
             "trained_on": "OPP-115 (Wilson et al., ACL 2016): the annotated data practices of its training "
                           "policies (outside the PolicyQA dev split, validation ones left out); PolicyQA "
-                          "question wordings (Ahmad et al., 2020) and benchmarks/opp115_questions.jsonl",
+                          "question wordings (Ahmad et al., 2020) and benchmarks/opp115_questions.jsonl; "
+                          "topics of our own from the plain-words questions of benchmarks/plain_train/topics",
             "trained_at": time.strftime("%Y-%m-%d")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, types=np.array(types), clause_w=cw.astype(np.float16), clause_b=cb,

@@ -5,7 +5,8 @@ clauses that mention tracking, for "Do you honour Do Not Track?"; server clauses
 country, for "Which country is my data stored in?". Two sets of linear models over the
 embedder's vectors, trained on OPP-115's annotated data practices (benchmarks/train_practices.py;
 qa/models/practices.npz), say which practice ("Category|||Attribute|||Value") a question asks
-about and how likely each clause states one. `silence` turns them into one figure the gate
+about and how likely each clause states one; beside OPP-115's practices, topics it has none for,
+learnt from our own plain-words questions (TOPIC). `silence` turns them into one figure the gate
 reads beside the first stage's (qa.rank.gate_features): how surely the question asks about a
 practice, times the log-probability that the policy states it anywhere.
 """
@@ -19,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 MODEL_FILE = Path(__file__).parent / "models" / "practices.npz"
+TOPIC = "Plain words|||Topic|||"  # the types of topics OPP-115 has no practice for (a breach notice,
+#                                   where data is stored, AI training ...), learnt from the topics of
+#                                   our plain-words questions (benchmarks/train_practices.py)
 SURE = 0.1  # a question's best practice probability from which it counts in full: PolicyQA's
 #             wordings for one practice overlap with those for its neighbours, so the question
 #             model's probabilities stay low (0.05-0.3 for a clear "Do Not Track" question);

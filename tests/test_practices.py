@@ -35,6 +35,23 @@ def test_a_policy_that_never_states_the_practice_asked_about_reads_as_silent(mod
     assert practices.silence(asked, model.stated(np.zeros((0, embedder.dim), np.float32))) <= far
 
 
+@pytest.mark.parametrize("question, topic, says", [
+    ("If you get hacked, will you tell me?", "breach_notification",
+     "If a security breach exposes your personal information, we will notify you by email within 72 hours."),
+    ("Which country is my data stored in?", "data_location", "Your data is stored on servers located in Germany."),
+    ("Will my photos be used to train AI?", "ai_training", "We never use your photos to train our AI models."),
+])
+def test_topics_opp115_has_no_practice_for_are_asked_and_stated(model, embedder, question, topic, says):
+    """Topics of our own (benchmarks/plain_train/topics): the question asks about the topic, the
+    clause that answers it states it, and a security clause (close in words) does not."""
+    near_miss, states = embedder.embed_passages(
+        ["We use industry-standard encryption and firewalls to protect your information.", says])
+    asked = model.asked(embedder.embed_query(question))
+    assert model.types[int(np.argmax(asked))] == practices.TOPIC + topic
+    assert practices.silence(asked, model.stated(near_miss[None])) < np.log(0.1) < \
+        practices.silence(asked, model.stated(states[None]))
+
+
 def test_the_gate_reads_the_silence_figure_and_refuses_more_when_it_falls(assistant):
     gate = assistant.ranker["gate"]
     assert gate["features"][-1] == "silence" == rank.GATE[-1] and len(gate["coef"]) == len(rank.GATE)
@@ -45,17 +62,18 @@ def test_the_gate_reads_the_silence_figure_and_refuses_more_when_it_falls(assist
     assert unsaid < said
 
 
-def test_a_long_policy_silent_on_do_not_track_is_refused_for_it(tmp_path, embedder):
-    # vikings-com (OPP-115 validation, natural-dev) speaks of cookies and of tracking, never of
-    # Do Not Track: the first stage's figures alone find it addresses the question
+def test_a_long_policy_silent_on_breach_notice_is_refused_for_it(tmp_path, embedder):
+    # tulsaworld-com (OPP-115 validation, natural-dev) speaks of security measures and encryption,
+    # never of telling users about a breach (a topic of our own: OPP-115 has no practice for it):
+    # the first stage's figures alone find it addresses the question
     from test_relevance import one_policy
 
     from conftest import ROOT
 
-    vikings = one_policy(tmp_path, ROOT / "benchmarks" / "natural_dev" / "corpus" / "vikings-com.txt", embedder)
-    question = "Does vikings.com respond to my browser's Do Not Track signal?"
-    ans = vikings.answer(question, "vikings-com")
+    tulsa = one_policy(tmp_path, ROOT / "benchmarks" / "natural_dev" / "corpus" / "tulsaworld-com.txt", embedder)
+    question = "If you get hacked and my data leaks, will you tell me?"
+    ans = tulsa.answer(question, "tulsaworld-com")
     assert not ans.answerable and ans.citations and all(c.related for c in ans.citations)
-    assert vikings.answer("Do you use cookies on vikings.com?", "vikings-com").answerable
-    vikings.practices = None  # the gate without the silence figure
-    assert vikings.answer(question, "vikings-com").answerable
+    assert tulsa.answer("How do you protect my personal information?", "tulsaworld-com").answerable
+    tulsa.practices = None  # the gate without the silence figure
+    assert tulsa.answer(question, "tulsaworld-com").answerable
