@@ -16,7 +16,8 @@ the natural-question set (five PolicyQA dev policies, held out: reported, never 
 The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1; its own bar;
 reranker=T: its bar at T);
 no-gate without the ranker's gate (qa.rank.addresses: a policy whose P(addresses) is below the
-gate's threshold is silent); gate=T with the gate's threshold at T instead of the ranker's.
+gate's threshold is silent); gate=T with the gate's threshold at T instead of the ranker's; bar=T
+the first stage's bar (qa.compose.select) at T instead of the ranker's.
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
     python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,gate=0.3,reranker,reranker=0.1] [--sets ...] [--log F]
@@ -58,7 +59,7 @@ def variant(name: str):
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
-    elif name not in ("all", "reranker", "no-gate") and not name.startswith(("gate=", "reranker=")):  # these: see main
+    elif name not in ("all", "reranker", "no-gate") and not name.startswith(("gate=", "reranker=", "bar=")):  # see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
@@ -117,7 +118,7 @@ def main() -> None:
                 with variant(v):
                     records = []
                     rr = v.startswith("reranker")
-                    bar = float(v.removeprefix("reranker=")) if v.startswith("reranker=") else None
+                    bar = float(v.split("=")[1]) if v.startswith(("reranker=", "bar=")) else None
                     assistant = Assistant(stores[corpus], model=model, reranker=rr, bar=bar)
                     if v == "no-gate":
                         assistant.gate = None

@@ -160,7 +160,40 @@ def feature_code() -> str:
     from qa import rank
 
     return repr(rank.FEATURES) + "".join(inspect.getsource(f) for f in (
-        rank.base_features, rank.adapted_features, rank.features, rank.adapt, rank._rank_of, rank._neighbour_max))
+        rank.base_features, rank.adapted_features, rank.features, rank.adapt, rank._rank_of, rank._neighbour_max,
+        rank._gap))
+
+
+PRACTICES: dict = {}  # what the "practice" column reads: "shipped", and 0 / 1 (set_practices)
+
+
+def set_practices(halves=None) -> None:
+    """The practice models the "practice" column reads (qa.rank.base_features): the shipped ones,
+    and with `halves` (files of train_practices.py --without-half 0 and 1) for a policy the
+    shipped clause models learnt from, those that never saw it, by its plain-words half; a
+    model's rows must see the column as it looks on policies the clause models never read."""
+    from qa import practices
+
+    PRACTICES.clear()
+    PRACTICES["shipped"] = practices.load()
+    for h, f in enumerate(halves or ()):
+        PRACTICES[h] = practices.load(f)
+
+
+def practices_for(pid: str, seen: bool):
+    """The practice models for a policy's "practice" column; `seen`: the shipped clause models
+    learnt from it (an OPP-115 training policy, or one written for training)."""
+    from _data import plain_half
+
+    if not PRACTICES:
+        set_practices()
+    return PRACTICES[plain_half(pid)] if seen and 0 in PRACTICES else PRACTICES["shipped"]
+
+
+def practices_key() -> str:
+    if not PRACTICES:
+        set_practices()
+    return "\x00".join(str(m.meta) if m is not None else "-" for m in PRACTICES.values())
 
 
 SILENT_SHARE = 4  # one silent pair in 4 is featurised (there are more silent pairs than answerable)
@@ -193,7 +226,8 @@ def build(split: str = "dev", bench_path: Path = BENCH, model: str = DEFAULT_MOD
     from ingest.embedding import model_name
 
     # the model's name with its weights' digest: a retrained folder is not another's cache hit
-    key = hashlib.sha256("\x00".join([split, str(bench_path), model_name(model), backend, feature_code()] + [
+    key = hashlib.sha256("\x00".join([split, str(bench_path), model_name(model), backend, feature_code(),
+                                      practices_key()] + [
         (ROOT / f).read_text() for f in SOURCES]).encode()).hexdigest()[:20]
     f = CACHE / f"split-{key}.pkl"
     if f.exists():  # the indexes hold a stemmer (not picklable): stored as their inputs
@@ -213,6 +247,7 @@ def build(split: str = "dev", bench_path: Path = BENCH, model: str = DEFAULT_MOD
 def featurise(split: str, bench_path: Path, model: str, backend: str) -> Split:
     """Ingest every policy of a PolicyQA split as the CLI would and featurise its questions."""
     from ingest.embedding import get_embedder
+    from opp115 import is_validation
     from qa.rank import base_features
 
     bench = bench_module(bench_path)
@@ -225,12 +260,13 @@ def featurise(split: str, bench_path: Path, model: str, backend: str) -> Split:
     out, indexes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for pi, pol in enumerate(policies):
+            prac = practices_for(pol.pid, seen=split.startswith("opp115") and not is_validation(pi))
             pidx, offsets = policy_index(pol, embedder, Path(tmp))
             indexes.append(pidx)
             lens = np.array([len(u.text) for u in pidx.units], dtype=np.float32)
             prepared = unit_texts(bench, pidx.units)
             for q in (q for q in questions if q.pid == pol.pid):
-                x = base_features(pidx, q.question, qvec[q.question]).x
+                x = base_features(pidx, q.question, qvec[q.question], prac).x
                 loc, sent, contains = unit_labels(bench, q, prepared, offsets)
                 out.append(Question(q.qid, pi, q.question, x, loc, sent, contains, lens, not q.gold_texts))
     return Split([p.pid for p in policies], indexes, qvec, out, questions)
@@ -385,7 +421,8 @@ def plain_questions(split: Split, embedder) -> list[PlainQuestion]:
     for r in records():
         pi = split.pids.index(r["policy"])
         pidx, qvec = split.indexes[pi], embedder.embed_query(r["question"])
-        out.append(PlainQuestion(pi, r["question"], qvec, base_features(pidx, r["question"], qvec).x,
+        prac = practices_for(r["policy"], seen=True)
+        out.append(PlainQuestion(pi, r["question"], qvec, base_features(pidx, r["question"], qvec, prac).x,
                                  np.array([bool(r["evidence"]) and quotes_evidence(u.text, r["evidence"])
                                            for u in pidx.units], dtype=np.float64)))
     return out
@@ -737,8 +774,9 @@ def main(argv=None) -> int:
                     help="with --gate-rows-out: write the gate rows of the plain-words questions (POLICYQA_PLAIN_PARTS) "
                          "as MODEL, fitted without them, scores them, and stop")
     ap.add_argument("--practices-halves", type=Path, nargs=2, metavar=("HALF0", "HALF1"),
-                    help="with --gate-rows-out: the practice models learnt without each half's policies "
-                         "(train_practices.py --without-half H), for the gate's silence figure")
+                    help="the practice models learnt without each half's policies (train_practices.py "
+                         "--without-half H): the \"practice\" column of those policies' rows, and with "
+                         "--gate-rows-out the gate's silence figure")
     ap.add_argument("--gate-only", action="store_true",
                     help="with --plain-gate and --gate-rows: refit the gate of --out's model on those rows and keep "
                          "the rest of the model as it is")
@@ -758,6 +796,7 @@ def main(argv=None) -> int:
     from qa import practices
 
     prac = {h: practices.load(f) for h, f in enumerate(args.practices_halves or ())}
+    set_practices(args.practices_halves)
     t = time.perf_counter()
     split = build(args.data, model=args.model, backend=args.backend)
     pids, questions = split.pids, split.questions

@@ -132,7 +132,7 @@ def cases(stage1: Path, natural: str = "gaps"):
     from train_ranker import build, full_features, locate_units
 
     from ingest.embedding import get_embedder
-    from qa import rank
+    from qa import practices, rank
     from qa.rerank import passages
 
     split = build("opp115" if natural == "gaps" else "opp115-natural")
@@ -161,7 +161,7 @@ def cases(stage1: Path, natural: str = "gaps"):
     for pid, text in silent:
         pi = where[pid]
         idx = split.indexes[pi]
-        s1 = rank.score(rank.features(idx, text, split.qvecs[text], model).x, model)
+        s1 = rank.score(rank.features(idx, text, split.qvecs[text], model, practices.load()).x, model)
         none = np.zeros(len(idx.units), dtype=bool)
         quiet.append(Case(pi, text, s1, none, unclear_units(notes[pi], qtypes[text]), none, none,
                           np.array([len(u.text) for u in idx.units])))

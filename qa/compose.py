@@ -25,11 +25,15 @@ MIN_COSINE = 0.3  # a relied-on clause must also be close in meaning: off-topic 
 
 def select(hits: list[Hit], bar: float) -> tuple[list[Hit], list[Hit]]:
     """Split ranked hits into (relied on, related). Nothing is relied on below the bar, nor when
-    no clause among the first MAX_CITED is MIN_COSINE close to the question in meaning (a long
-    sentence that answers can sit below the floor itself: "We implement industry-standard
-    security measures: encrypted passwords (bcrypt, ...)" for "Is my password encrypted?")."""
+    no clause ranked (the policy's best POOL) is MIN_COSINE close to the question in meaning: the
+    question is off every topic the policy has. The clauses relied on need not be close
+    themselves: a long sentence that answers can sit below the floor ("We implement
+    industry-standard security measures: encrypted passwords (bcrypt, ...)" for "Is my password
+    encrypted?"), and so can each item of a list the first stage reads as the answer ("PostHog:
+    product analytics." for "Who do you share my data with?"; until 2026-12-03 the floor asked
+    it of the first MAX_CITED)."""
     top = hits[:MAX_CITED]
-    if not hits or hits[0].score < bar or max(h.dense for h in top) < MIN_COSINE:
+    if not hits or hits[0].score < bar or max(h.dense for h in hits) < MIN_COSINE:
         return [], hits[:MAX_SHOWN]
     cited = [h for h in top if h.score >= bar and h.score >= KEEP_RATIO * hits[0].score]
     rest = [h for h in hits if h not in cited]

@@ -53,6 +53,18 @@ class Practices:
         """P(the question asks about the practice), for each practice."""
         return _sigmoid(self.question_w @ qvec + self.question_b)
 
+    def states_asked(self, vectors: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """For each clause, how surely it states what the question asks about: the log-odds of
+        P(it states one of the practices asked, the likeliest or one NEAR it), those weighted by
+        how surely each is asked, times the question's certainty as in `silence`; one of the
+        first stage's features (qa.rank.base_features)."""
+        a = self.asked(qvec)
+        top = float(a.max())
+        near = a >= NEAR * top
+        p = _sigmoid(vectors @ self.clause_w[near].T + self.clause_b[near]) @ a[near] / a[near].sum()
+        p = np.clip(p, FLOOR, 1 - FLOOR)
+        return (min(1.0, top / SURE) * np.log(p / (1 - p))).astype(np.float32)
+
 
 def silence(asked: np.ndarray, stated: np.ndarray) -> float:
     """min(1, P(the question's likeliest practice) / SURE) * log P(the policy states one of the

@@ -40,6 +40,9 @@ BASE = (
     "cover", "cover_idf",  # share of the question's terms the unit holds
     "missing", "dense_top",  # question-level: terms the policy lacks, best cosine in the policy
     "log_len", "position",  # the unit's length and place
+    "practice_gap",  # how much less surely than the policy's likeliest clause it states the data
+    #                  practice the question asks about (qa.practices.states_asked): an order, not a
+    #                  level, so that whether the policy states it at all is left to the gate
 )
 ADAPTED = ("adapted", "adapted_gap", "adapted_rank", "adapted_window")  # cosines with q'
 FEATURES = BASE + ADAPTED
@@ -97,8 +100,9 @@ def _neighbour_max(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def base_features(pidx: PolicyIndex, question: str, qvec: np.ndarray) -> Scored:
-    """The BASE columns: everything that does not depend on the trained adapter."""
+def base_features(pidx: PolicyIndex, question: str, qvec: np.ndarray, prac=None) -> Scored:
+    """The BASE columns: everything that does not depend on the trained adapter. `prac`: the
+    practice models (qa.practices.Practices) for the "practice" column, 0 without them."""
     n = len(pidx.units)
     dense = pidx.dense(qvec).astype(np.float32)
     window = (pidx.window @ qvec).astype(np.float32)
@@ -116,8 +120,13 @@ def base_features(pidx: PolicyIndex, question: str, qvec: np.ndarray) -> Scored:
         cover, cover_idf,
         np.full(n, terms.n_missing / n_terms if n_terms else 1.0), np.full(n, dense.max()),
         np.log1p(lens), np.arange(n) / max(n - 1, 1),
+        _gap(prac.states_asked(pidx.vectors, qvec)) if prac is not None else np.zeros(n),
     ]).astype(np.float32)
     return Scored(x, dense, bm25)
+
+
+def _gap(v: np.ndarray) -> np.ndarray:
+    return v - v.max()
 
 
 def adapted_features(pidx: PolicyIndex, qadapted: np.ndarray) -> np.ndarray:
@@ -135,13 +144,15 @@ def adapt(qvec: np.ndarray, adapter: np.ndarray | None) -> np.ndarray:
     return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
 
 
-def features(pidx: PolicyIndex, question: str, qvec: np.ndarray, model: dict | None = None) -> Scored:
-    """Feature rows for every unit of one policy; the same code serves training and queries."""
+def features(pidx: PolicyIndex, question: str, qvec: np.ndarray, model: dict | None = None,
+             prac=None) -> Scored:
+    """Feature rows for every unit of one policy; the same code serves training and queries.
+    `prac`: the practice models (base_features)."""
     if not pidx.units:
         z = np.zeros(0, dtype=np.float32)
         return Scored(np.zeros((0, len(FEATURES)), dtype=np.float32), z, z)
     model = model if model is not None else load_model()
-    base = base_features(pidx, question, qvec)
+    base = base_features(pidx, question, qvec, prac)
     qa = adapt(qvec, adapter_of(model))
     return Scored(np.hstack([base.x, adapted_features(pidx, qa)]), base.dense, base.bm25)
 

@@ -202,7 +202,7 @@ class Assistant:
         if not pidx.units:
             return [], [], None
         missing = rank.absent(pidx, question)
-        f = rank.features(pidx, question, qvec, self.ranker or {})
+        f = rank.features(pidx, question, qvec, self.ranker or {}, self.practices)
         first = rank.score(f.x, self.ranker)
         scores = rank.adjust(pidx, question, first, missing)
         # read off the first stage's scores and the practices asked and stated

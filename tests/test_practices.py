@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ingest.types import Unit
 from qa import practices, rank
+from qa.index import PolicyIndex
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,25 @@ def test_topics_opp115_has_no_practice_for_are_asked_and_stated(model, embedder,
     assert model.types[int(np.argmax(asked))] == practices.TOPIC + topic
     assert practices.silence(asked, model.stated(near_miss[None])) < np.log(0.1) < \
         practices.silence(asked, model.stated(states[None]))
+
+
+def test_the_first_stage_reads_which_clause_states_the_practice_asked_about(model, embedder):
+    """The "practice_gap" column: 0 for the clause likeliest to state what the question asks
+    about, below 0 for the others (an order, not a level: silence is the gate's), 0 everywhere
+    without the practice models; the shipped first stage weighs it."""
+    units = ["We use cookies to remember your preferences and to track how visitors use the site.",
+             "Our site responds to Do Not Track signals: when your browser sends one, we stop tracking you.",
+             "You can contact us at privacy@example.com."]
+    pidx = PolicyIndex.of("p", [Unit(policy="p", order=i, text=t, start=0, end=len(t))
+                                for i, t in enumerate(units)],
+                          [str(i) for i in range(len(units))], embedder.embed_passages(units))
+    question = "Do you honour the Do Not Track setting in my browser?"
+    qvec = embedder.embed_query(question)
+    col = rank.FEATURES.index("practice_gap")
+    gap = rank.base_features(pidx, question, qvec, model).x[:, col]
+    assert gap[1] == 0 and gap[0] < -1 and gap[2] < -1, gap
+    assert not rank.base_features(pidx, question, qvec).x[:, col].any()
+    assert rank.load_model()["coef"][col] > 0
 
 
 def test_the_gate_reads_the_silence_figure_and_refuses_more_when_it_falls(assistant):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ingest.types import Unit
-from qa import rank
+from qa import practices, rank
 from qa.index import PolicyIndex, window_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def test_golden_retrieval_floor_on_policyqa(embedder):
             pidx = PolicyIndex.of(pid, units, [str(u.order) for u in units],
                                   embedder.embed_passages([u.context for u in units]))
             for question, ranges in golds.items():
-                f = rank.features(pidx, question, embedder.embed_query(question))
+                f = rank.features(pidx, question, embedder.embed_query(question), prac=practices.load())
                 for name, s in (("trained", rank.score(f.x)), ("fusion", rank.fusion(f.x))):
                     top = [units[i] for i in np.argsort(-s, kind="stable")[:5]]
                     hits[name].append(any(u.start <= a and b <= u.end for u in top for a, b in ranges))

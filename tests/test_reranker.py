@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ingest.types import Unit
+from qa import compose
 from qa.rerank import MAX_LEAD, MODEL_DIR, Reranker, load_reranker, passages
 from qa.service import Assistant
 from qa.translate import query_for_retrieval
@@ -110,7 +111,8 @@ def _first_stage(assistant, pid, text, i) -> float:
 
     idx = assistant.index(pid)
     qvec = assistant.embedder.embed_query(text)
-    return float(rank.score(rank.features(idx, text, qvec, assistant.ranker).x, assistant.ranker)[i])
+    return float(rank.score(rank.features(idx, text, qvec, assistant.ranker, assistant.practices).x,
+                            assistant.ranker)[i])
 
 
 def test_with_the_reranker_related_clauses_never_outrank_relied_on_ones(seed_store, embedder):
@@ -133,8 +135,10 @@ def test_with_the_reranker_across_policies_cites_those_whose_probability_clears_
         ans = on.answer(question)
         _, _, hits, _, addressed = on._retrieve(question, on.scope(None))
         best = {p: h[0].score if h else 0.0 for p, h in hits.items()}
-        clear = {p for p, s in best.items() if s >= on.bar and addressed[p] >= on.gate}
-        assert set(ans.policies) == clear, (question, best, addressed)
+        near = {p: max((x.dense for x in h), default=0.0) for p, h in hits.items()}
+        clear = {p for p, s in best.items()  # and close in meaning, as compose.select asks
+                 if s >= on.bar and addressed[p] >= on.gate and near[p] >= compose.MIN_COSINE}
+        assert set(ans.policies) == clear, (question, best, addressed, near)
 
 
 def test_with_the_reranker_a_policy_the_gate_finds_silent_is_not_reread(seed_store, embedder, monkeypatch):
