@@ -108,7 +108,8 @@ def evidence_sentences(texts: list[str], evidence: list[str]) -> list[int]:
     return [i for i, t in enumerate(map(norm, texts)) if any(e in t or (len(t) >= 25 and t in e) for e in ev)]
 
 
-def topic_labels(sets: list[set[str]], col: dict[str, int]) -> np.ndarray:
+def multi_hot(sets: list[set[str]], col: dict[str, int]) -> np.ndarray:
+    """One row per set, True in the columns of its types (those `col` knows)."""
     y = np.zeros((len(sets), len(col)), bool)
     for i, s in enumerate(sets):
         y[i, [col[t] for t in s if t in col]] = True
@@ -144,21 +145,14 @@ def main() -> int:
     types = sorted(t for t, n in counts.items() if n >= MIN_SENTENCES and asked[t]
                    and not t.endswith(("|||Unspecified", "|||Other")))
     col = {t: j for j, t in enumerate(types)}
-    all_pols = pols
-    if args.without_half is not None:  # the same practices, learnt from the other half's clauses
-        pols = {p: v for p, v in pols.items() if plain_half(p) != args.without_half}
-
-    def labels(sets) -> np.ndarray:
-        y = np.zeros((len(sets), len(types)), bool)
-        for i, s in enumerate(sets):
-            y[i, [col[t] for t in s if t in col]] = True
-        return y
+    keep = lambda pid: args.without_half is None or plain_half(pid) != args.without_half  # noqa: E731
+    all_pols, pols = pols, {p: v for p, v in pols.items() if keep(p)}  # with --without-half: the same
+    #                                                   practices, learnt from the other half's clauses
 
     texts = [t for v in pols.values() for t in v[0]]
     xv = emb.embed_passages(texts)
-    cw, cb = fit(xv, labels([ls for v in pols.values() for ls in v[1]]))
+    cw, cb = fit(xv, multi_hot([ls for v in pols.values() for ls in v[1]], col))
     # topics of our own: clause rows on both kinds of policy, question rows from the plain-words questions
-    keep = lambda pid: args.without_half is None or plain_half(pid) != args.without_half  # noqa: E731
     topic_rows = [r for r in plain_topics() if r["topic"]]
     written = {r["policy"]: written_sentences(r["policy"]) for r in topic_rows if r["policy"] not in all_pols}
     said = collections.defaultdict(set)  # (policy, sentence index) -> the topics it states
@@ -173,17 +167,17 @@ def main() -> int:
     wtexts = [(p, i, t) for p, w in written.items() if keep(p) for i, t in enumerate(w)]
     keys = [(p, i) for p, v in pols.items() for i in range(len(v[0]))] + [(p, i) for p, i, _ in wtexts]
     wv = emb.embed_passages([t for _, _, t in wtexts]) if wtexts else np.zeros((0, xv.shape[1]), np.float32)
-    tw, tb = fit(np.vstack([xv, wv]), topic_labels([said[k] for k in keys], tcol))
+    tw, tb = fit(np.vstack([xv, wv]), multi_hot([said[k] for k in keys], tcol))
     # questions: the practices' wordings, and the plain-words questions with a topic (negatives for the practices)
-    asked = {r["question"]: {TOPIC + r["topic"]} for r in topic_rows if keep(r["policy"])}
-    qs = sorted(set(questions) | set(asked))
+    topic_asked = {r["question"]: {TOPIC + r["topic"]} for r in topic_rows if keep(r["policy"])}
+    qs = sorted(set(questions) | set(topic_asked))
     qv = np.vstack([emb.embed_query(q) for q in qs])
-    qw, qb = fit(qv, labels([questions.get(q, set()) for q in qs]))
-    tqw, tqb = fit(qv, topic_labels([asked.get(q, set()) for q in qs], tcol))
+    qw, qb = fit(qv, multi_hot([questions.get(q, set()) for q in qs], col))
+    tqw, tqb = fit(qv, multi_hot([topic_asked.get(q, set()) for q in qs], tcol))
     types, cw, cb = types + topics, np.vstack([cw, tw]), np.concatenate([cb, tb])
     qw, qb = np.vstack([qw, tqw]), np.concatenate([qb, tqb])
     meta = {"embedder": emb.name, "types": len(types), "policies": len(pols), "sentences": len(texts),
-            "topics": {t[len(TOPIC):]: counts[t] for t in topics}, "topic_questions": len(asked),
+            "topics": {t[len(TOPIC):]: counts[t] for t in topics}, "topic_questions": len(topic_asked),
             "questions": len(qs), "without_half": args.without_half, "C": C, "min_sentences": MIN_SENTENCES,
             "trained_on": "OPP-115 (Wilson et al., ACL 2016): the annotated data practices of its training "
                           "policies (outside the PolicyQA dev split, validation ones left out); PolicyQA "

@@ -59,11 +59,17 @@ class Practices:
         how surely each is asked, times the question's certainty as in `silence`; one of the
         first stage's features (qa.rank.base_features)."""
         a = self.asked(qvec)
-        top = float(a.max())
-        near = a >= NEAR * top
+        near, sure = focus(a)
         p = _sigmoid(vectors @ self.clause_w[near].T + self.clause_b[near]) @ a[near] / a[near].sum()
         p = np.clip(p, FLOOR, 1 - FLOOR)
-        return (min(1.0, top / SURE) * np.log(p / (1 - p))).astype(np.float32)
+        return (sure * np.log(p / (1 - p))).astype(np.float32)
+
+
+def focus(asked: np.ndarray) -> tuple[np.ndarray, float]:
+    """Which practices a question asks about (the likeliest, and those asked at least NEAR times
+    as surely), and how surely it asks about one at all: min(1, P(the likeliest) / SURE)."""
+    top = float(asked.max())
+    return asked >= NEAR * top, min(1.0, top / SURE)
 
 
 def silence(asked: np.ndarray, stated: np.ndarray) -> float:
@@ -71,9 +77,8 @@ def silence(asked: np.ndarray, stated: np.ndarray) -> float:
     practices asked about, the likeliest or one NEAR it): near 0 when the question asks about no
     practice in particular or the policy states it, down to log(FLOOR) when it surely asks about
     one the policy never states."""
-    top = float(asked.max())
-    said = float(stated[asked >= NEAR * top].max())
-    return float(min(1.0, top / SURE) * np.log(max(said, FLOOR)))
+    near, sure = focus(asked)
+    return float(sure * np.log(max(float(stated[near].max()), FLOOR)))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
