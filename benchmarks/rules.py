@@ -6,7 +6,8 @@ the score to come first (SIGNPOST_WEIGHT); a question naming something the polic
 kind of data the policy has no word for (missing_topics, qa.rank.TOPICS). Each variant turns one
 rule off and answers every set in this process, scored as ../shared/bench/score_seeds.py scores
 (its `quotes_evidence`, loaded by `_data.seed_scoreboard`): hit@1 and hit@3 of the first
-citations, flag (answerable as labelled), and the share of silent questions refused.
+citations, flag (answerable as labelled), the share of silent questions refused, and the first
+quote's mean length (a longer quote holds an evidence phrase more often: hit@1 is read beside it).
 
 Sets: the seed dev set, seed_questions.jsonl, seed_questions2.jsonl, abstention.jsonl and
 multilingual.jsonl (the bundled policies; the rules were written against these), the
@@ -17,10 +18,11 @@ The variant reranker answers with the reranker on (qa.rerank, POLICYQA_RERANK=1;
 reranker=T: its bar at T);
 no-gate without the ranker's gate (qa.rank.addresses: a policy whose P(addresses) is below the
 gate's threshold is silent); gate=T with the gate's threshold at T instead of the ranker's; bar=T
-the first stage's bar (qa.compose.select) at T instead of the ranker's.
+the first stage's bar (qa.compose.select) at T instead of the ranker's; no-passages quotes each
+ranked sentence alone (qa.compose.passages off: adjacent ranked sentences are not joined).
 POLICYQA_MODEL (and POLICYQA_MODEL_DIR, POLICYQA_RANKER) choose another embedder and its ranker.
 
-    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-gate,gate=0.3,reranker,reranker=0.1] [--sets ...] [--log F]
+    python benchmarks/rules.py [--variants all,no-signpost,no-names,no-topics,no-passages,no-gate,gate=0.3,reranker,reranker=0.1] [--sets ...] [--log F]
 """
 from __future__ import annotations
 
@@ -52,24 +54,27 @@ ORDER = ["dev", "seed1", "seed2", "abstention", "multilingual", "natural-dev", "
 @contextmanager
 def variant(name: str):
     """The ranker with one rule turned off ("all": as shipped)."""
-    saved = rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics
+    saved = rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics, compose.passages
     if name == "no-signpost":
         rank.SIGNPOST_WEIGHT = 1.0
     elif name == "no-names":
         rank.missing_names = lambda pidx, question: []
     elif name == "no-topics":
         rank.missing_topics = lambda pidx, question: []
+    elif name == "no-passages":
+        compose.passages = lambda hits, index, k=compose.MAX_SHOWN: list(hits)
     elif name not in ("all", "reranker", "no-gate") and not name.startswith(("gate=", "reranker=", "bar=")):  # see main
         raise SystemExit(f"unknown variant {name!r}")
     try:
         yield
     finally:
-        rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics = saved
+        rank.SIGNPOST_WEIGHT, rank.missing_names, rank.missing_topics, compose.passages = saved
 
 
 def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence, log=None) -> dict:
     """`log`: a list that gets one record per question (its first quote, and whether it hit)."""
     hit1 = hit3 = scoped = flag = silent = refused = 0
+    chars = []  # the first quote's length, where hit@1 is judged
     for q in rows:
         ans = assistant.answer(q["question"], q.get("policy"))
         expected = q.get("answerable", True)
@@ -85,12 +90,13 @@ def evaluate(assistant: Assistant, rows: list[dict], quotes_evidence, log=None) 
             hit3 += any(quotes_evidence(t, q["evidence"]) for t in top)
             h1 = bool(top) and quotes_evidence(top[0], q["evidence"])
             hit1 += h1
+            chars += [len(top[0])] if top else []
         if log is not None:
             log.append({"question": q["question"], "policy": q.get("policy"), "hit@1": h1,
                         "flag": bool(ans.answerable) == expected, "first": first})
     ratio = lambda a, b: f"{a / b:.3f}" if b else "-"  # noqa: E731
     return {"hit@1": ratio(hit1, scoped), "hit@3": ratio(hit3, scoped), "flag": ratio(flag, len(rows)),
-            "silent refused": ratio(refused, silent)}
+            "silent refused": ratio(refused, silent), "first quote chars": f"{sum(chars) / len(chars):.0f}" if chars else "-"}
 
 
 def main() -> None:
@@ -107,7 +113,7 @@ def main() -> None:
     stores = {}
     model = os.environ.get("POLICYQA_MODEL", DEFAULT_MODEL)
     with tempfile.TemporaryDirectory() as tmp:
-        print("| set | rule off | hit@1 | hit@3 | flag | silent refused |\n|---|---|---|---|---|---|")
+        print("| set | rule off | hit@1 | hit@3 | flag | silent refused | first quote chars |\n|---|---|---|---|---|---|---|")
         for name in args.sets.split(","):
             path, corpus = SETS[name]
             if corpus not in stores:

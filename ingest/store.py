@@ -120,6 +120,7 @@ class UnitRows:
     ids: list[str]
     vectors: np.ndarray  # (n, dim), L2-normalised
     version: str = ""
+    text: str = ""  # the version's text, which every unit's start and end point into
 
 
 @dataclass(frozen=True, slots=True)
@@ -952,7 +953,7 @@ class Store:
         if places is None:  # a store from before unit files: write them now, while it can be read
             self._state.put_text(pid, version, text, [_place(u) for u in units])
         return UnitRows(pid, units, [i for i, *_ in items],
-                        np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version)
+                        np.asarray([e for *_, e in items], dtype=np.float32).reshape(len(items), -1), version, text)
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, str, float]]:
         """The k units nearest to `vector` in every policy, by Chroma's approximate (HNSW) index:

@@ -5,7 +5,7 @@ address.") is found. Computed from the stored vectors at build time: no extra em
 Built when a policy is first asked about (qa.service keeps the most recently used)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -13,7 +13,8 @@ import numpy as np
 from ingest.store import UnitRows
 from ingest.types import Unit
 from qa.lexical import BM25
-from qa import practices, rerank
+from qa import rerank
+from qa.practices import Practices
 
 WINDOW = 1  # neighbours on each side in the window vector
 
@@ -41,20 +42,23 @@ class PolicyIndex:
     bm25: BM25
     window: np.ndarray  # (n, dim) neighbour-window vectors, see window_vectors
     signpost: np.ndarray  # (n,) bool: a heading, a lead-in ending in ":", a sentence ending in "?"
+    practices: Practices | None = field(default=None, repr=False, compare=False)  # what `stated` asks
+    text: str = field(default="", repr=False, compare=False)  # the policy's text ("": not at hand)
 
     @classmethod
-    def build(cls, rows: UnitRows) -> "PolicyIndex":
-        return cls.of(rows.policy, rows.units, rows.ids, rows.vectors)
+    def build(cls, rows: UnitRows, practices: Practices | None = None) -> "PolicyIndex":
+        return cls.of(rows.policy, rows.units, rows.ids, rows.vectors, practices, rows.text)
 
     @classmethod
-    def of(cls, policy: str, units: list[Unit], ids: list[str], vectors: np.ndarray) -> "PolicyIndex":
+    def of(cls, policy: str, units: list[Unit], ids: list[str], vectors: np.ndarray,
+           practices: Practices | None = None, text: str = "") -> "PolicyIndex":
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             vectors = vectors.reshape(len(units), -1)
         signpost = np.array([u.kind == "heading" or u.text.rstrip().endswith((":", "?")) for u in units],
                             dtype=bool)
         return cls(policy, units, ids, vectors, BM25([u.context for u in units]),
-                   window_vectors(units, vectors), signpost)
+                   window_vectors(units, vectors), signpost, practices, text)
 
     @cached_property
     def passages(self) -> list[str]:
@@ -64,9 +68,9 @@ class PolicyIndex:
 
     @cached_property
     def stated(self) -> np.ndarray | None:
-        """P(some unit states each data practice) (qa.practices); None without that model."""
-        model = practices.load()
-        return model.stated(self.vectors) if model is not None else None
+        """P(some unit states each data practice) by the practice models the index was built
+        with (qa.practices), once per index; None without them."""
+        return self.practices.stated(self.vectors) if self.practices is not None else None
 
     def dense(self, query_vec: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with every unit (vectors are L2-normalised)."""

@@ -163,7 +163,7 @@ class Assistant:
             return self._cached_index(policy, latest.version)
 
     def _build_index(self, policy: str, version: str) -> PolicyIndex:
-        return PolicyIndex.build(self.store.read(policy, version))
+        return PolicyIndex.build(self.store.read(policy, version), self.practices)
 
     def cached(self) -> int:
         """How many policies' indexes are in memory now."""

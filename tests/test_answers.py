@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from qa.errors import QuestionError, UnknownPolicy
@@ -228,3 +229,42 @@ def test_across_many_policies_only_the_candidates_are_ranked(seed_store, embedde
         near = four.answer(question)
         assert (near.policies, near.citations) == (every.policies, every.citations)
         assert "2 of 4 policies address this. (Of 5 policies, the 4 closest to the question were read.)" in near.answer
+
+
+def test_sentences_next_to_each_other_are_quoted_as_one_passage():
+    """compose.passages: ranked sentences of one paragraph make one verbatim quote with the best
+    one's score; the passage never takes in the sentence before the one the answer leads with;
+    a line break, a list item or a lead-in ends a passage; the hits not taken follow unchanged."""
+    from ingest.segment import segment
+    from ingest.types import Document
+    from qa import compose
+    from qa.index import PolicyIndex
+    from qa.types import Hit
+
+    text = ("Retention\n"
+            "We may keep logs. We keep your photos for 30 days. Then they are deleted for good. "
+            "Backups last a week.\n"
+            "Support tickets are kept for a year.\n"
+            "We collect:\n- your name\n- your email\n")
+    units = segment(Document(policy="p", text=text, source="p.txt", format="txt"))
+    ids = [f"p#{u.order}" for u in units]
+    index = PolicyIndex.of("p", units, ids, np.ones((len(units), 4), np.float32), text=text)
+    at = {u.text: i for i, u in enumerate(units)}
+
+    def ranked(*texts):
+        return [Hit.of(units[at[t]], ids[at[t]], 0.9 - n / 10) for n, t in enumerate(texts)]
+
+    hits = ranked("We keep your photos for 30 days.", "Backups last a week.", "We may keep logs.",
+                  "Then they are deleted for good.", "Support tickets are kept for a year.",
+                  "your name", "your email", "We collect:")
+    got = compose.passages(hits, index, k=4)
+    assert [h.text for h in got] == [
+        "We keep your photos for 30 days. Then they are deleted for good. Backups last a week.",
+        "We may keep logs.",  # before the lead sentence: a passage of its own
+        "Support tickets are kept for a year.",  # after a line break
+        "your name",  # items stay single; the fourth passage is the last taken
+        "your email", "We collect:"]
+    assert all(text[h.start:h.end] == h.text for h in got)
+    assert got[0].score == hits[0].score and got[0].unit_id == hits[0].unit_id
+    assert got[-2:] == hits[-2:]
+    assert compose.passages(hits, PolicyIndex.of("p", units, ids, index.vectors)) == hits  # no text, no joining
