@@ -579,14 +579,17 @@ def unseen_gate_rows(split: Split, model: dict, embedder, prac: dict | None = No
             for q in plain_questions(split, embedder)]
 
 
-def fit_gate(rows: list[GateRow], c: float = 1.0) -> dict:
-    """A logistic model over gate_features, label = the policy addresses the question."""
+ROWS_RECIPE = "each scored by a ranker fitted without its policy's half"
+
+
+def fit_gate(rows: list[GateRow], c: float = 1.0, recipe: str = ROWS_RECIPE) -> dict:
+    """A logistic model over gate_features, label = the policy addresses the question; `recipe`:
+    how the rows were scored, for the model's "trained_on" (train_ranker.py --gate-recipe)."""
     from qa.rank import GATE
 
     y = np.array([r.answerable for r in rows])
     return fit_logistic([np.vstack([r.x for r in rows])], [y], c, features=GATE) | {
-        "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent plain-words questions, "
-                      "each scored by a ranker fitted without its policy's half"}
+        "trained_on": f"{int(y.sum())} answerable and {int((~y).sum())} silent plain-words questions, {recipe}"}
 
 
 def gate_cv(rows: list[GateRow], bar: float, keep: float = 0.95, c: float = 1.0) -> tuple[dict, dict, float]:
@@ -622,7 +625,7 @@ def gate_cv(rows: list[GateRow], bar: float, keep: float = 0.95, c: float = 1.0)
 def held_out_gate(rows: list[GateRow], table: dict, aucs: dict, threshold: float, args) -> dict:
     """The gate fitted on all `rows`, with the threshold gate_cv chose (keeping args.plain_gate of
     the answerable questions answered) and how it was chosen."""
-    return fit_gate(rows, args.c) | {
+    return fit_gate(rows, args.c, args.gate_recipe) | {
         "threshold": round(threshold, 4),
         "threshold_note": f"keeps {args.plain_gate:g} of the answerable plain-words questions answered, "
                           f"on probabilities from gates fitted without their half: "
@@ -780,6 +783,9 @@ def main(argv=None) -> int:
     ap.add_argument("--gate-only", action="store_true",
                     help="with --plain-gate and --gate-rows: refit the gate of --out's model on those rows and keep "
                          "the rest of the model as it is")
+    ap.add_argument("--gate-recipe", default=ROWS_RECIPE, metavar="TEXT",
+                    help="how --gate-rows were scored, recorded in the gate's trained_on after the rows' counts "
+                         "(benchmarks/README.md writes the shipped gate's)")
     ap.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation report")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help="embedding model the store uses (the ranker is trained on its vectors)")
